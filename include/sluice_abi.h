@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between the XDP program and the controller: map names, key and
+ * value layouts, constants. Compiled by both sides, so it holds only
+ * fixed-width types and no libc.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+/*
+ * Rules per rule set. Classification intersects one 64-bit bitmap per header
+ * field, so the limit is the width of a machine word: one AND per field.
+ */
+#define SL_MAX_RULES		64
+#define SL_MAX_LIMITS		4
+#define SL_NAME_LEN		32
+#define SL_RULE_TEXT_LEN	480
+
+/*
+ * Every rule-set table exists twice, indexed by generation. The controller
+ * fills the inactive generation and flips sl_cfg.gen with one map update.
+ */
+#define SL_GENERATIONS		2
+
+/* Pinned map names: the kernel keeps 15 characters of an object's name. */
+#define SL_MAP_CFG		"sl_cfg"
+#define SL_MAP_L4		"sl_l4"
+#define SL_MAP_DPORT		"sl_dport"
+#define SL_MAP_SRC4		"sl_src4"
+#define SL_MAP_SRC6		"sl_src6"
+#define SL_MAP_RULES		"sl_rules"
+#define SL_MAP_RTEXT		"sl_rtext"
+#define SL_MAP_KEYS		"sl_keys"
+#define SL_MAP_RCNT		"sl_rcnt"
+#define SL_MAP_CNT		"sl_cnt"
+#define SL_PIN_LINK_XDP		"link_xdp"
+#define SL_PIN_ROOT		"/sys/fs/bpf/sluice"
+
+#define SL_DEFAULT_KEYS		262144
+#define SL_SRC_CAPACITY		262144
+
+enum sl_family {
+	SL_FAM_IP4 = 0,
+	SL_FAM_IP6 = 1,
+	SL_FAMILIES,
+};
+
+enum sl_action {
+	SL_ACT_DROP = 0,
+	SL_ACT_PASS = 1,	/* dry run: count what would have been limited */
+};
+
+enum sl_key_type {
+	SL_KEY_SRC = 0,		/* source address, masked to prefix4/prefix6 */
+	SL_KEY_DPORT = 1,
+	SL_KEY_GLOBAL = 2,
+};
+
+enum sl_limit_kind {
+	SL_LIMIT_RATE = 1,
+};
+
+enum sl_unit {
+	SL_UNIT_PACKETS = 0,
+	SL_UNIT_BYTES = 1,	/* cost is the frame length, Ethernet header included */
+};
+
+enum sl_malformed_policy {
+	SL_MALFORMED_PASS = 0,
+	SL_MALFORMED_DROP = 1,
+};
+
+/* Global counters, one sl_counter each in the per-CPU SL_MAP_CNT array. */
+enum sl_counter_index {
+	SL_CNT_RX = 0,		/* every frame the program saw */
+	SL_CNT_NON_IP,		/* ARP, LLDP, ...: passed untouched */
+	SL_CNT_ALLOW,		/* allow-listed: skipped every limit */
+	SL_CNT_PASSED,		/* IP frames passed */
+	SL_CNT_DROPPED,		/* IP frames dropped, for any reason */
+	/* Reasons a frame was (or, in a dry run, would have been) limited. */
+	SL_CNT_DENY,
+	SL_CNT_BAN,
+	SL_CNT_RATE,
+	SL_CNT_WINDOW,
+	SL_CNT_CONNS,
+	SL_CNT_MALFORMED,
+	SL_CNT_BREAKER,
+	SL_CNT_CAS_EXHAUSTED,	/* limiter update lost the race SL_CAS_TRIES times */
+	SL_CNT_MAX,
+};
+
+struct sl_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Per-rule counters, indexed by the rule's stable counter slot. */
+struct sl_rule_counter {
+	__u64 matched;
+	__u64 passed;		/* conforming, or limited under action pass */
+	__u64 dropped;
+	__u64 rejected;
+	__u64 marked;
+	__u64 limited;		/* non-conforming, whatever the action did */
+	__u64 bytes;		/* bytes of matched frames */
+};
+
+struct sl_limit {
+	__u8 kind;		/* enum sl_limit_kind */
+	__u8 unit;		/* enum sl_unit */
+	__u8 pad[6];
+	__u64 interval_fp;	/* ns per unit of cost, 48.16 fixed point */
+	__u64 tolerance_ns;	/* burst x interval: how far ahead TAT may run */
+};
+
+struct sl_rule {
+	__u32 uid;		/* unique per rule ever created: keys its state */
+	__u32 slot;		/* counter slot, stable across reloads */
+	__u8 action;		/* enum sl_action */
+	__u8 key_type;		/* enum sl_key_type */
+	__u8 prefix4;
+	__u8 prefix6;
+	__u8 n_limits;
+	__u8 pad[3];
+	struct sl_limit limits[SL_MAX_LIMITS];
+};
+
+/* Per generation: the bitmaps that do not come from a per-field lookup. */
+struct sl_gen_hdr {
+	__u64 active;		/* bit i set: rule position i exists */
+	__u64 portless;		/* rules that match a packet without ports */
+	__u64 syn;		/* rules restricted to TCP SYN without ACK */
+	__u32 n_rules;
+	__u32 pad;
+};
+
+struct sl_cfg {
+	__u32 gen;		/* the generation the data path reads */
+	__u32 malformed;	/* enum sl_malformed_policy */
+	__u32 dry_run;		/* 1: every limited frame passes, counted */
+	__u32 next_uid;		/* controller bookkeeping: next sl_rule.uid */
+	struct sl_gen_hdr hdr[SL_GENERATIONS];
+};
+
+/*
+ * Source tries: one LPM lookup yields the allow/deny verdict and the bitmap of
+ * rules whose "from" CIDRs cover the address. The generation is the first key
+ * byte, so each generation is a disjoint subtree and a bare generation byte
+ * (prefixlen 8) is the default entry for addresses no CIDR covers.
+ */
+#define SL_SRC_OWN_ALLOW	(1u << 0)	/* listed by the operator */
+#define SL_SRC_OWN_DENY		(1u << 1)
+#define SL_SRC_ALLOW		(1u << 2)	/* effective: this or a covering prefix */
+#define SL_SRC_DENY		(1u << 3)
+
+struct sl_src4_key {
+	__u32 prefixlen;	/* 8 + address prefix length */
+	__u8 gen;
+	__u8 addr[4];
+} __attribute__((packed));
+
+struct sl_src6_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 addr[16];
+} __attribute__((packed));
+
+struct sl_src_val {
+	__u64 rules;
+	__u32 flags;
+	__u32 pad;
+};
+
+/* sl_l4 index: generation, family, IP protocol number. */
+#define SL_L4_INDEX(gen, fam, proto) \
+	(((gen) * SL_FAMILIES + (fam)) * 256 + (proto))
+#define SL_L4_ENTRIES		(SL_GENERATIONS * SL_FAMILIES * 256)
+#define SL_DPORT_INDEX(gen, port)	((gen) * 65536 + (port))
+#define SL_DPORT_ENTRIES	(SL_GENERATIONS * 65536)
+#define SL_RULE_INDEX(gen, pos)	((gen) * SL_MAX_RULES + (pos))
+#define SL_RULE_ENTRIES		(SL_GENERATIONS * SL_MAX_RULES)
+
+/* What the controller reads back to list and rebuild a rule set. */
+struct sl_rule_text {
+	char name[SL_NAME_LEN];
+	char text[SL_RULE_TEXT_LEN];
+};
+
+/* Limiter state per (rule, key). IPv4 addresses sit in addr[0..3]. */
+struct sl_key {
+	__u32 rule_uid;
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct sl_key_state {
+	__u64 tat[SL_MAX_LIMITS];	/* GCRA theoretical arrival time, ns */
+};
+
+/* Compare-and-swap attempts per limiter update before giving up (fail closed). */
+#define SL_CAS_TRIES		8
+
+#endif /* SLUICE_ABI_H */

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The rule language: one statement per line, the same grammar in a config
+ * file and on the command line. Parsing produces a struct sl_config and
+ * nothing else; compiling it into map contents is ruleset.c's job.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+
+#include "sluice_abi.h"
+
+#define SL_MAX_PORT_RANGES	16
+#define SL_MAX_FROM		16
+#define SL_ERR_LEN		512
+
+struct sl_cidr {
+	uint8_t family;		/* enum sl_family */
+	uint8_t prefixlen;	/* 0..32 or 0..128 */
+	uint8_t addr[16];	/* network byte order, host bits cleared */
+};
+
+struct sl_port_range {
+	uint16_t lo, hi;	/* inclusive */
+};
+
+struct sl_limit_spec {
+	uint8_t kind;		/* enum sl_limit_kind */
+	uint8_t unit;		/* enum sl_unit */
+	uint64_t count;		/* units per period */
+	uint64_t period_ns;
+	uint64_t burst;		/* units; 0 until defaulted by the parser */
+};
+
+struct sl_rule_spec {
+	char name[SL_NAME_LEN];
+	uint8_t families;	/* bit (1 << SL_FAM_IP4) | (1 << SL_FAM_IP6); 0 = both */
+	uint8_t proto;		/* IPPROTO_*; 0 = any */
+	bool syn;
+	unsigned n_ports;	/* 0 = any destination port */
+	struct sl_port_range ports[SL_MAX_PORT_RANGES];
+	unsigned n_from;	/* 0 = any source */
+	struct sl_cidr from[SL_MAX_FROM];
+	uint8_t key_type;	/* enum sl_key_type */
+	uint8_t prefix4;	/* key src: 32 unless given */
+	uint8_t prefix6;	/* key src: 128 unless given */
+	unsigned n_limits;
+	struct sl_limit_spec limits[SL_MAX_LIMITS];
+	uint8_t action;		/* enum sl_action */
+	/* The statement in canonical form: what `rule list` prints and what
+	 * the controller re-parses when it rebuilds a set from the pins. */
+	char text[SL_RULE_TEXT_LEN];
+	unsigned line;		/* source line, for messages */
+};
+
+enum sl_xdp_mode {
+	SL_MODE_UNSET = 0,
+	SL_MODE_NATIVE,
+	SL_MODE_GENERIC,
+};
+
+struct sl_config {
+	char iface[IF_NAMESIZE];	/* "interface" statement, "" if none */
+	uint8_t mode;			/* enum sl_xdp_mode */
+	uint8_t malformed;		/* enum sl_malformed_policy */
+	bool malformed_set;
+	uint32_t keys;			/* "keys N": key map capacity, 0 = default */
+	unsigned n_rules;
+	struct sl_rule_spec rules[SL_MAX_RULES];
+	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */
+	size_t cap_allow, cap_deny;
+	struct sl_cidr *allow, *deny;
+};
+
+/*
+ * Where and what went wrong. The message already names the source: it reads
+ * "FILE:LINE:COL: expected ..., got \"...\"" for files, and
+ * "argument N: ..." for command lines (source NULL).
+ */
+struct sl_error {
+	char msg[SL_ERR_LEN];
+};
+
+void config_init(struct sl_config *cfg);
+void config_free(struct sl_config *cfg);
+
+/*
+ * Parses one statement into cfg. `source` names the file (NULL for a command
+ * line, where columns become argument numbers), `line` is 1-based.
+ * Returns 0, or -EINVAL with err filled and cfg unchanged.
+ */
+int config_parse_line(struct sl_config *cfg, const char *text,
+		      const char *source, unsigned line, struct sl_error *err);
+
+/* Parses a whole file; on any error nothing is kept (cfg is left empty). */
+int config_parse_file(struct sl_config *cfg, const char *path,
+		      struct sl_error *err);
+
+/* Parses one CIDR or address ("10.0.0.0/8", "2001:db8::1"); 0 or -EINVAL. */
+int config_parse_cidr(const char *text, struct sl_cidr *out);
+
+/* Formats a CIDR as the parser accepts it back. */
+void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);
+
+/* Index of the rule called name, or -1. */
+int config_find_rule(const struct sl_config *cfg, const char *name);
+
+/* Adds a CIDR to the allow or deny list, ignoring exact duplicates. */
+int config_add_cidr(struct sl_config *cfg, bool deny, const struct sl_cidr *cidr);
+
+/* Removes an exact CIDR from the allow or deny list; -ENOENT if absent. */
+int config_del_cidr(struct sl_config *cfg, bool deny, const struct sl_cidr *cidr);
+
+#endif /* SLUICE_CONFIG_H */
