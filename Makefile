@@ -2,6 +2,7 @@
 # `make V=1` shows the commands.
 
 OUT       ?= build
+VERSION   ?= 0.1.0
 PREFIX    ?= /usr/local
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
@@ -23,7 +24,8 @@ LIBBPF_LIBS   := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lel
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	-Wall -Werror -Iinclude -idirafter /usr/include/$(MULTIARCH)
 CFLAGS  ?= -O2 -g
-CFLAGS  += -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 \
+CFLAGS  += -DSLUICE_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	-Wno-format-truncation -std=gnu11 \
 	-Iinclude -Iuser -I$(OUT) $(LIBBPF_CFLAGS) -MMD -MP
 LDLIBS  += $(LIBBPF_LIBS)
 

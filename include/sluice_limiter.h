@@ -13,9 +13,11 @@
 
 /*
  * Nanoseconds per unit of cost as 48.16 fixed point. Rates such as 100mbit
- * (80 ns/byte) divide evenly, 3/s (333333333.3 ns) does not; the fraction
- * keeps the long-run rate exact to better than one part in 10^9. Callers keep
- * period_ns below 2^48 (about 3.2 days) and count below 2^40.
+ * (80 ns/byte) divide evenly, 1500 bytes/s does not; the fraction keeps
+ * byte costs exact. A packet costs the integer part, so a packet rate runs
+ * fast by less than 1 ns per interval: under one part in 10^8 for any rate
+ * below 10^7/s. Callers keep period_ns below 2^48 (about 78 hours) and count
+ * below 2^40.
  */
 static inline __u64 sl_gcra_interval_fp(__u64 period_ns, __u64 count)
 {
@@ -40,6 +42,30 @@ static inline __u64 sl_gcra_cost_ns(__u64 interval_fp, __u32 cost)
 	if (cost > SL_MAX_COST)
 		cost = SL_MAX_COST;
 	return whole * cost + ((frac * cost) >> SL_FP_SHIFT);
+}
+
+/*
+ * How far ahead of now the TAT may run: the cost of `burst` units charged as
+ * the data path charges them (one unit per packet, a whole frame of bytes at
+ * once), so an idle key admits exactly `burst`. Saturates; user space only.
+ */
+static inline __u64 sl_gcra_tolerance_ns(__u64 interval_fp, __u64 burst,
+					 int bytes)
+{
+	__u64 whole = interval_fp >> SL_FP_SHIFT;
+	__u64 frac = interval_fp & ((1ull << SL_FP_SHIFT) - 1);
+	__u64 extra;
+
+	if (!bytes)
+		frac = 0;
+	if (burst && whole > SL_U64_MAX / burst)
+		return SL_U64_MAX;
+	if (burst > (SL_U64_MAX >> SL_FP_SHIFT))
+		return SL_U64_MAX;
+	extra = (frac * burst) >> SL_FP_SHIFT;
+	if (whole * burst > SL_U64_MAX - extra)
+		return SL_U64_MAX;
+	return whole * burst + extra;
 }
 
 /*

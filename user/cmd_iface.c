@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* attach, detach, status: an interface's life under sluice. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <net/if.h>
+
+#include "attach.h"
+#include "cli.h"
+#include "pins.h"
+#include "stats.h"
+
+int cmd_attach(const char *path, int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ "mode", true }, { "config", true }, { "dry-run" }, { "force" }, { NULL },
+	};
+	struct sl_attach_opts aopts = {};
+	struct sl_error err = {};
+	struct sl_config conf;
+	char *pos[1];
+	int n_pos, ret;
+
+	ret = cli_parse(path, argc, argv, opts, 1, 1, pos, &n_pos);
+	if (ret)
+		return ret;
+	aopts.ifname = pos[0];
+	if (strlen(pos[0]) >= IF_NAMESIZE || !if_nametoindex(pos[0])) {
+		cli_error(path, NULL, "argument IFACE (\"%s\"): no such interface", pos[0]);
+		return SL_EXIT_USAGE;
+	}
+	if (opts[0].set) {
+		if (!strcmp(opts[0].value, "native")) {
+			aopts.mode = SL_MODE_NATIVE;
+		} else if (!strcmp(opts[0].value, "generic")) {
+			aopts.mode = SL_MODE_GENERIC;
+		} else {
+			cli_error(path, pos[0], "--mode: expected native or generic, got \"%s\"",
+				  opts[0].value);
+			return SL_EXIT_USAGE;
+		}
+	}
+	aopts.dry_run = opts[2].set;
+	aopts.force = opts[3].set;
+
+	config_init(&conf);
+	if (opts[1].set) {
+		if (config_parse_file(&conf, opts[1].value, &err)) {
+			cli_error(path, pos[0], "%s", err.msg);
+			config_free(&conf);
+			return SL_EXIT_USAGE;
+		}
+		if (conf.iface[0] && strcmp(conf.iface, pos[0])) {
+			cli_error(path, pos[0], "%s: written for interface %s, not %s",
+				  opts[1].value, conf.iface, pos[0]);
+			config_free(&conf);
+			return SL_EXIT_USAGE;
+		}
+		if (!aopts.mode)
+			aopts.mode = conf.mode;
+		aopts.conf = &conf;
+	}
+	ret = attach__run(&aopts, &err);
+	config_free(&conf);
+	if (ret) {
+		cli_error(path, pos[0], "%s", err.msg);
+		return ret == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
+	}
+	return SL_EXIT_OK;
+}
+
+int cmd_detach(const char *path, int argc, char **argv)
+{
+	struct sl_error err = {};
+	char *pos[1];
+	int n_pos, ret;
+
+	ret = cli_parse(path, argc, argv, NULL, 1, 1, pos, &n_pos);
+	if (ret)
+		return ret;
+	ret = attach__detach(pos[0], &err);
+	if (ret) {
+		cli_error(path, pos[0], "%s", err.msg);
+		return cli_pins_exit(pos[0], ret);
+	}
+	return SL_EXIT_OK;
+}
+
+static void print_status(const struct sl_iface_status *st, bool json, bool first)
+{
+	if (json) {
+		fputs(first ? "" : ",", stdout);
+		fputs("{\"interface\":", stdout);
+		json_string(stdout, st->ifname);
+		printf(",\"ifindex\":%d,\"mode\":\"%s\",\"prog_id\":%u,\"link_id\":%u,"
+		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u}",
+		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
+		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity);
+		return;
+	}
+	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u\n",
+	       st->ifname, st->mode, st->prog_id, st->link_id, st->generation,
+	       st->n_rules, st->n_rules == 1 ? "" : "s",
+	       st->dry_run ? ", dry run" : "", st->keys_capacity);
+}
+
+int cmd_status(const char *path, int argc, char **argv)
+{
+	struct cli_opt opts[] = { { "json" }, { NULL } };
+	struct sl_iface_status st;
+	struct sl_error err = {};
+	bool json, first = true;
+	struct dirent *de;
+	char *pos[1];
+	int n_pos, ret, code = SL_EXIT_OK;
+	DIR *d;
+
+	ret = cli_parse(path, argc, argv, opts, 0, 1, pos, &n_pos);
+	if (ret)
+		return ret;
+	json = opts[0].set;
+
+	if (n_pos) {
+		ret = attach__status(pos[0], &st, &err);
+		if (ret) {
+			cli_error(path, pos[0], "%s", err.msg);
+			return cli_pins_exit(pos[0], ret);
+		}
+		print_status(&st, json, true);
+		if (json)
+			putchar('\n');
+		return SL_EXIT_OK;
+	}
+
+	if (json)
+		fputs("{\"interfaces\":[", stdout);
+	d = opendir(SL_PIN_ROOT);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (attach__status(de->d_name, &st, &err)) {
+			cli_error(path, de->d_name, "%s", err.msg);
+			code = SL_EXIT_FAIL;
+			continue;
+		}
+		print_status(&st, json, first);
+		first = false;
+	}
+	if (d)
+		closedir(d);
+	if (json)
+		fputs("]}\n", stdout);
+	else if (first)
+		printf("sluice is not attached to any interface\n");
+	return code;
+}
+
+int cmd_stats(const char *path, int argc, char **argv)
+{
+	struct cli_opt opts[] = { { "json" }, { NULL } };
+	struct sl_error err = {};
+	struct sl_pins pins;
+	struct sl_stats st;
+	char *pos[1];
+	int n_pos, ret;
+
+	ret = cli_parse(path, argc, argv, opts, 1, 1, pos, &n_pos);
+	if (ret)
+		return ret;
+	ret = pins__open(&pins, pos[0], &err);
+	if (ret) {
+		cli_error(path, pos[0], "%s", err.msg);
+		return cli_pins_exit(pos[0], ret);
+	}
+	ret = stats__read(&pins.maps, &st, &err);
+	pins__close(&pins);
+	if (ret) {
+		cli_error(path, pos[0], "%s", err.msg);
+		return SL_EXIT_FAIL;
+	}
+	if (opts[0].set)
+		stats__print_json(stdout, pos[0], &st);
+	else
+		stats__print_table(stdout, pos[0], &st);
+	return SL_EXIT_OK;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "stats.h"
+
+#define KEY_BATCH	8192
+
+/* JSON names of the reason counters, in sl_counter_index order. */
+static const struct {
+	enum sl_counter_index index;
+	const char *name;
+} reasons[] = {
+	{ SL_CNT_DENY, "deny" },
+	{ SL_CNT_BAN, "ban" },
+	{ SL_CNT_RATE, "rate" },
+	{ SL_CNT_WINDOW, "window" },
+	{ SL_CNT_CONNS, "conns" },
+	{ SL_CNT_MALFORMED, "malformed" },
+	{ SL_CNT_BREAKER, "breaker" },
+	{ SL_CNT_CAS_EXHAUSTED, "contention" },
+}, totals[] = {
+	{ SL_CNT_RX, "rx" },
+	{ SL_CNT_PASSED, "passed" },
+	{ SL_CNT_DROPPED, "dropped" },
+	{ SL_CNT_ALLOW, "allowed" },
+	{ SL_CNT_NON_IP, "non_ip" },
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static int sum_percpu(int fd, __u32 index, void *out, size_t size, int ncpus)
+{
+	__u64 *vals, *sum = out;
+	size_t words = size / sizeof(__u64);
+	int cpu, ret = 0;
+
+	vals = calloc(ncpus, size);
+	if (!vals)
+		return -ENOMEM;
+	memset(out, 0, size);
+	if (bpf_map_lookup_elem(fd, &index, vals)) {
+		ret = -errno;
+		goto out;
+	}
+	for (cpu = 0; cpu < ncpus; cpu++)
+		for (size_t w = 0; w < words; w++)
+			sum[w] += vals[cpu * words + w];
+out:
+	free(vals);
+	return ret;
+}
+
+/* Batched: one syscall per KEY_BATCH keys keeps a million-key map cheap. */
+static int count_keys(int fd, unsigned long long *count)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct sl_key *keys;
+	struct sl_key_state *vals;
+	__u64 in = 0, out = 0;
+	bool first = true;
+	int ret = 0;
+
+	*count = 0;
+	keys = calloc(KEY_BATCH, sizeof(*keys));
+	vals = calloc(KEY_BATCH, sizeof(*vals));
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 n = KEY_BATCH;
+
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
+					   &n, &opts);
+		if (ret)
+			ret = -errno;
+		*count += n;
+		if (ret == -ENOENT) {
+			ret = 0;
+			break;
+		}
+		if (ret)
+			break;
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+int stats__read(const struct sl_maps *maps, struct sl_stats *st,
+		struct sl_error *err)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0, i;
+	int ncpus = libbpf_num_possible_cpus();
+	struct sl_cfg cfg;
+	const char *what;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	what = "reading the configuration";
+	if (ncpus < 0 || bpf_map_lookup_elem(maps->cfg, &zero, &cfg)) {
+		ret = ncpus < 0 ? ncpus : -errno;
+		goto fail;
+	}
+	st->generation = cfg.gen;
+	st->dry_run = cfg.dry_run;
+	st->n_rules = cfg.hdr[cfg.gen & 1].n_rules;
+
+	what = "reading the rule counters";
+	for (i = 0; i < st->n_rules && i < SL_MAX_RULES; i++) {
+		__u32 index = SL_RULE_INDEX(cfg.gen & 1, i);
+		struct sl_rule_text text;
+		struct sl_rule rule;
+
+		if (bpf_map_lookup_elem(maps->rtext, &index, &text) ||
+		    bpf_map_lookup_elem(maps->rules, &index, &rule)) {
+			ret = -errno;
+			goto fail;
+		}
+		memcpy(st->rules[i].name, text.name, SL_NAME_LEN);
+		st->rules[i].name[SL_NAME_LEN - 1] = '\0';
+		ret = sum_percpu(maps->rcnt, rule.slot, &st->rules[i].c,
+				 sizeof(st->rules[i].c), ncpus);
+		if (ret)
+			goto fail;
+	}
+
+	what = "reading the counters";
+	for (i = 0; i < SL_CNT_MAX; i++) {
+		ret = sum_percpu(maps->cnt, i, &st->cnt[i], sizeof(st->cnt[i]), ncpus);
+		if (ret)
+			goto fail;
+	}
+
+	what = "counting tracked keys";
+	if (bpf_obj_get_info_by_fd(maps->keys, &info, &len)) {
+		ret = -errno;
+		goto fail;
+	}
+	st->keys_capacity = info.max_entries;
+	ret = count_keys(maps->keys, &st->keys_tracked);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror(-ret));
+	return ret;
+}
+
+void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_counter(FILE *f, const char *name, const struct sl_counter *c,
+			 bool comma)
+{
+	fprintf(f, "%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", comma ? "," : "",
+		name, (unsigned long long)c->packets, (unsigned long long)c->bytes);
+}
+
+void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st)
+{
+	unsigned i;
+
+	fputs("{\"interface\":", f);
+	json_string(f, ifname);
+	fprintf(f, ",\"generation\":%u,\"dry_run\":%s,\"rules\":[", st->generation,
+		st->dry_run ? "true" : "false");
+	for (i = 0; i < st->n_rules; i++) {
+		const struct sl_rule_counter *c = &st->rules[i].c;
+
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		json_string(f, st->rules[i].name);
+		fprintf(f, ",\"matched\":%llu,\"passed\":%llu,\"dropped\":%llu,"
+			"\"rejected\":%llu,\"marked\":%llu,\"limited\":%llu,\"bytes\":%llu}",
+			(unsigned long long)c->matched, (unsigned long long)c->passed,
+			(unsigned long long)c->dropped, (unsigned long long)c->rejected,
+			(unsigned long long)c->marked, (unsigned long long)c->limited,
+			(unsigned long long)c->bytes);
+	}
+	fputs("],\"reasons\":{", f);
+	for (i = 0; i < ARRAY_LEN(reasons); i++)
+		json_counter(f, reasons[i].name, &st->cnt[reasons[i].index], i);
+	fputs("},\"totals\":{", f);
+	for (i = 0; i < ARRAY_LEN(totals); i++)
+		json_counter(f, totals[i].name, &st->cnt[totals[i].index], i);
+	fprintf(f, "},\"keys_tracked\":%llu,\"keys_capacity\":%llu}\n",
+		st->keys_tracked, st->keys_capacity);
+}
+
+void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
+{
+	unsigned i;
+
+	fprintf(f, "%s: generation %u%s, keys %llu/%llu\n", ifname, st->generation,
+		st->dry_run ? " (dry run)" : "", st->keys_tracked, st->keys_capacity);
+	fprintf(f, "\n%-20s %12s %12s %12s %12s %12s %14s\n", "RULE", "MATCHED",
+		"PASSED", "DROPPED", "LIMITED", "MARKED", "BYTES");
+	for (i = 0; i < st->n_rules; i++) {
+		const struct sl_rule_counter *c = &st->rules[i].c;
+
+		fprintf(f, "%-20s %12llu %12llu %12llu %12llu %12llu %14llu\n",
+			st->rules[i].name, (unsigned long long)c->matched,
+			(unsigned long long)c->passed, (unsigned long long)c->dropped,
+			(unsigned long long)c->limited, (unsigned long long)c->marked,
+			(unsigned long long)c->bytes);
+	}
+	fprintf(f, "\n%-20s %12s %14s\n", "COUNTER", "PACKETS", "BYTES");
+	for (i = 0; i < ARRAY_LEN(totals); i++)
+		fprintf(f, "%-20s %12llu %14llu\n", totals[i].name,
+			(unsigned long long)st->cnt[totals[i].index].packets,
+			(unsigned long long)st->cnt[totals[i].index].bytes);
+	for (i = 0; i < ARRAY_LEN(reasons); i++)
+		fprintf(f, "%-20s %12llu %14llu\n", reasons[i].name,
+			(unsigned long long)st->cnt[reasons[i].index].packets,
+			(unsigned long long)st->cnt[reasons[i].index].bytes);
+}

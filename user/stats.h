@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SLUICE_STATS_H
+#define SLUICE_STATS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "ruleset.h"
+
+struct sl_rule_stats {
+	char name[SL_NAME_LEN];
+	struct sl_rule_counter c;
+};
+
+/* A snapshot of one interface's counters, per-CPU values summed. */
+struct sl_stats {
+	unsigned generation;
+	bool dry_run;
+	unsigned n_rules;
+	struct sl_rule_stats rules[SL_MAX_RULES];
+	struct sl_counter cnt[SL_CNT_MAX];
+	unsigned long long keys_tracked, keys_capacity;
+};
+
+int stats__read(const struct sl_maps *maps, struct sl_stats *st,
+		struct sl_error *err);
+
+void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st);
+void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st);
+
+/* Writes s as a JSON string literal, quotes included. */
+void json_string(FILE *f, const char *s);
+
+#endif /* SLUICE_STATS_H */
