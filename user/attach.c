@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,12 +15,18 @@
 #include "ruleset.h"
 #include "sluice.skel.h"
 
-static int errf(struct sl_error *err, int ret, const char *fmt, const char *a,
-		const char *b)
+/* Fills err with "WHAT: strerror(ret)" and returns ret. */
+static int errf(struct sl_error *err, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int errf(struct sl_error *err, int ret, const char *fmt, ...)
 {
 	char what[256];
+	va_list ap;
 
-	snprintf(what, sizeof(what), fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror(-ret));
 	return ret;
 }
@@ -32,6 +39,27 @@ static int open_link(const char *ifname)
 					SL_PIN_LINK_XDP));
 
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The pinned link if it still holds ifindex. An interface deleted and
+ * created again under the same name leaves a defunct link behind: drop it,
+ * so the attach makes a new one instead of updating a dead one.
+ */
+static int open_live_link(const char *ifname, int ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd = open_link(ifname);
+
+	if (fd < 0)
+		return fd;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex == (__u32)ifindex)
+		return fd;
+	close(fd);
+	unlink(pins__path(path, sizeof(path), ifname, SL_PIN_LINK_XDP));
+	return -ENOENT;
 }
 
 static const char *mode_name(__u8 attach_mode)
@@ -83,15 +111,15 @@ static int prepare_maps(struct sluice *skel, const struct sl_attach_opts *opts,
 		ret = bpf_map__set_pin_path(map, pins__path(path, sizeof(path),
 							     opts->ifname, name));
 		if (ret)
-			return errf(err, ret, "%s: pin path for %s", opts->ifname, name);
+			return errf(err, ret, "pin path for %s", name);
 	}
 
 	cap = pinned_key_capacity(opts->ifname);
 	if (cap > 0) {
 		if (opts->conf && opts->conf->keys && opts->conf->keys != (unsigned)cap) {
 			snprintf(err->msg, sizeof(err->msg),
-				 "%s: key map holds %d keys; its size is fixed while attached, detach first to change it",
-				 opts->ifname, cap);
+				 "key map holds %d keys; its size is fixed while attached, detach first to change it",
+				  cap);
 			return -EINVAL;
 		}
 		return bpf_map__set_max_entries(skel->maps.sl_keys, cap);
@@ -125,29 +153,29 @@ static int check_current(const struct sl_attach_opts *opts, int ifindex,
 
 	ret = bpf_xdp_query(ifindex, 0, &q);
 	if (ret)
-		return errf(err, ret, "%s: querying XDP%s", opts->ifname, "");
+		return errf(err, ret, "querying XDP");
 	if (q.attach_mode == XDP_ATTACHED_NONE)
 		return 0;
 	if (link_fd < 0) {
 		if (!opts->force) {
 			snprintf(err->msg, sizeof(err->msg),
-				 "%s: an XDP program sluice did not attach is there (prog id %u); use --force to replace it",
-				 opts->ifname, q.prog_id ? q.prog_id :
+				 "an XDP program sluice did not attach is there (prog id %u); use --force to replace it",
+				  q.prog_id ? q.prog_id :
 				 q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id);
 			return -EEXIST;
 		}
 		ret = bpf_xdp_detach(ifindex, q.attach_mode == XDP_ATTACHED_SKB ?
 				     XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE, NULL);
 		if (ret)
-			return errf(err, ret, "%s: removing the foreign XDP program%s",
-				    opts->ifname, " (attached through a link of its own?)");
+			return errf(err, ret, "removing the foreign XDP program%s",
+				     " (attached through a link of its own?)");
 		return 0;
 	}
 	if ((opts->mode == SL_MODE_NATIVE && q.attach_mode != XDP_ATTACHED_DRV) ||
 	    (opts->mode == SL_MODE_GENERIC && q.attach_mode != XDP_ATTACHED_SKB)) {
 		snprintf(err->msg, sizeof(err->msg),
-			 "%s: attached in %s mode; detach first to change the mode",
-			 opts->ifname, mode_name(q.attach_mode));
+			 "attached in %s mode; detach first to change the mode",
+			  mode_name(q.attach_mode));
 		return -EINVAL;
 	}
 	return 0;
@@ -165,7 +193,7 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 	ifindex = if_nametoindex(opts->ifname);
 	if (!ifindex) {
 		ret = -errno;
-		return errf(err, ret, "%s%s", opts->ifname, "");
+		return errf(err, ret, "%s", opts->ifname);
 	}
 	ret = pins__ensure_bpffs(err);
 	if (ret)
@@ -175,7 +203,7 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 		return ret;
 	fresh = pinned_key_capacity(opts->ifname) < 0;
 
-	link_fd = open_link(opts->ifname);
+	link_fd = open_live_link(opts->ifname, ifindex);
 	ret = check_current(opts, ifindex, link_fd, err);
 	if (ret)
 		goto out;
@@ -183,19 +211,18 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 	skel = sluice__open();
 	if (!skel) {
 		ret = -errno;
-		errf(err, ret, "%s: opening the BPF object%s", opts->ifname, "");
+		errf(err, ret, "opening the BPF object");
 		goto out;
 	}
 	ret = prepare_maps(skel, opts, err);
 	if (ret) {
 		if (!err->msg[0])
-			errf(err, ret, "%s: sizing the key map%s", opts->ifname, "");
+			errf(err, ret, "sizing the key map");
 		goto out;
 	}
 	ret = sluice__load(skel);
 	if (ret) {
-		errf(err, ret, "%s: loading the BPF program%s", opts->ifname,
-		     " (see libbpf's messages above)");
+		errf(err, ret, "loading the BPF program (see libbpf's messages above)");
 		goto out;
 	}
 	ret = pins__restrict(opts->ifname, err);
@@ -218,7 +245,7 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 	}
 	ret = ruleset__set_dry_run(&pins.maps, opts->dry_run);
 	if (ret) {
-		errf(err, ret, "%s: setting dry run%s", opts->ifname, "");
+		errf(err, ret, "setting dry run");
 		goto out;
 	}
 
@@ -226,8 +253,7 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 		ret = bpf_link_update(link_fd, bpf_program__fd(skel->progs.sluice_xdp),
 				      NULL);
 		if (ret)
-			errf(err, -errno, "%s: switching the link to the new program%s",
-			     opts->ifname, "");
+			errf(err, -errno, "switching the link to the new program");
 		goto out;
 	}
 	lopts.flags = xdp_flags(opts->mode);
@@ -235,14 +261,14 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 				  BPF_XDP, &lopts);
 	if (link_fd < 0) {
 		ret = -errno;
-		errf(err, ret, "%s: attaching XDP%s", opts->ifname,
+		errf(err, ret, "attaching XDP%s",
 		     opts->mode == SL_MODE_NATIVE ? " in native mode" : "");
 		goto out;
 	}
 	pins__path(path, sizeof(path), opts->ifname, SL_PIN_LINK_XDP);
 	if (bpf_obj_pin(link_fd, path) || chmod(path, 0600)) {
 		ret = -errno;
-		errf(err, ret, "pinning %s%s", path, "");
+		errf(err, ret, "pinning %s", path);
 	}
 out:
 	if (link_fd >= 0)
@@ -291,7 +317,7 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	if (ret)
 		return ret;
 	if (bpf_map_lookup_elem(pins.maps.cfg, &zero, &cfg)) {
-		ret = errf(err, -errno, "%s: reading %s", ifname, SL_MAP_CFG);
+		ret = errf(err, -errno, "reading %s", SL_MAP_CFG);
 		goto out;
 	}
 	st->generation = cfg.gen;

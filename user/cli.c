@@ -23,7 +23,8 @@ void cli_error(const char *path, const char *ifname, const char *fmt, ...)
 static void usage(FILE *f, const char *path, const struct cli_cmd *cmds)
 {
 	for (; cmds->name; cmds++)
-		fprintf(f, "  %s %s %s\n", path, cmds->name, cmds->usage);
+		fprintf(f, "  sluice %s%s%s %s\n", path, *path ? " " : "",
+			cmds->name, cmds->usage);
 }
 
 int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
@@ -34,7 +35,7 @@ int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
 	int matches = 0;
 
 	if (argc < 1) {
-		cli_error(path, NULL, "expected a command; usage:");
+		cli_error(*path ? path : "usage", NULL, "expected a command:");
 		usage(stderr, path, cmds);
 		return SL_EXIT_USAGE;
 	}
@@ -56,12 +57,12 @@ int cli_dispatch(const char *path, const struct cli_cmd *cmds, int argc,
 		}
 	}
 	if (matches != 1) {
-		cli_error(path, NULL, "%s command \"%s\"; expected one of:",
+		cli_error(*path ? path : "usage", NULL, "%s command \"%s\"; expected one of:",
 			  matches ? "ambiguous" : "unknown", argv[0]);
 		usage(stderr, path, cmds);
 		return SL_EXIT_USAGE;
 	}
-	snprintf(sub, sizeof(sub), "%s %s", path, found->name);
+	snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? " " : "", found->name);
 	return found->run(sub, argc - 1, argv + 1);
 }
 

@@ -23,5 +23,5 @@ int main(int argc, char **argv)
 		printf("sluice %s\n", SLUICE_VERSION);
 		return SL_EXIT_OK;
 	}
-	return cli_dispatch("sluice", commands, argc - 1, argv + 1);
+	return cli_dispatch("", commands, argc - 1, argv + 1);
 }
