@@ -1,0 +1,1325 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The rule language parser: every statement, every clause, the defaults,
+ * the canonical text, and every error message word for word, since users
+ * and scripts read them.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+#define SRC	"rules.conf"
+#define LINE	7
+
+static struct sl_error err;
+
+static int parse(struct sl_config *cfg, const char *text)
+{
+	return config_parse_line(cfg, text, SRC, LINE, &err);
+}
+
+/* Parses one rule into a fresh config; the caller frees cfg. */
+static const struct sl_rule_spec *rule(struct sl_config *cfg, const char *text)
+{
+	config_init(cfg);
+	if (parse(cfg, text))
+		fail_msg("%s: %s", text, err.msg);
+	assert_int_equal(cfg->n_rules, 1);
+	return &cfg->rules[0];
+}
+
+static void assert_empty(const struct sl_config *cfg)
+{
+	assert_string_equal(cfg->iface, "");
+	assert_int_equal(cfg->mode, SL_MODE_UNSET);
+	assert_false(cfg->malformed_set);
+	assert_int_equal(cfg->keys, 0);
+	assert_int_equal(cfg->n_rules, 0);
+	assert_int_equal(cfg->n_allow, 0);
+	assert_int_equal(cfg->n_deny, 0);
+}
+
+/* A statement on its own line 7 of rules.conf fails with exactly msg. */
+static void assert_error(const char *text, const char *msg)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(parse(&cfg, text), -EINVAL);
+	assert_string_equal(err.msg, msg);
+	assert_empty(&cfg);
+	config_free(&cfg);
+}
+
+static void assert_cli_error(const char *text, const char *msg)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_parse_line(&cfg, text, NULL, 0, &err), -EINVAL);
+	assert_string_equal(err.msg, msg);
+	assert_empty(&cfg);
+	config_free(&cfg);
+}
+
+static void assert_cidr(const struct sl_cidr *c, const char *text)
+{
+	char buf[64];
+
+	config_format_cidr(c, buf, sizeof(buf));
+	assert_string_equal(buf, text);
+}
+
+static void write_file(char *path, const char *content)
+{
+	int fd;
+
+	strcpy(path, "/tmp/sluice-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)),
+			 (ssize_t)strlen(content));
+	close(fd);
+}
+
+/* Statements. */
+
+static void test_blank_and_comment_lines_change_nothing(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, ""), 0);
+	assert_int_equal(parse(&cfg, "   \t \r\n"), 0);
+	assert_int_equal(parse(&cfg, "# interface eth0"), 0);
+	assert_int_equal(parse(&cfg, "   # indented comment"), 0);
+	assert_empty(&cfg);
+	config_free(&cfg);
+}
+
+static void test_comment_ends_the_statement_anywhere(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "malformed drop # but count it"), 0);
+	assert_int_equal(parse(&cfg, "interface eth0#uplink"), 0);
+	assert_string_equal(cfg.iface, "eth0");
+	assert_int_equal(cfg.malformed, SL_MALFORMED_DROP);
+	config_free(&cfg);
+}
+
+static void test_interface_sets_name_and_mode(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "interface eth0"), 0);
+	assert_string_equal(cfg.iface, "eth0");
+	assert_int_equal(cfg.mode, SL_MODE_UNSET);
+	config_free(&cfg);
+
+	assert_int_equal(parse(&cfg, "interface eth0123456789ab mode native"), 0);
+	assert_string_equal(cfg.iface, "eth0123456789ab");
+	assert_int_equal(cfg.mode, SL_MODE_NATIVE);
+	config_free(&cfg);
+
+	assert_int_equal(parse(&cfg, "\tinterface  veth-gw.10   mode generic "), 0);
+	assert_string_equal(cfg.iface, "veth-gw.10");
+	assert_int_equal(cfg.mode, SL_MODE_GENERIC);
+	config_free(&cfg);
+}
+
+static void test_interface_errors(void **state)
+{
+	assert_error("interface",
+		     "rules.conf:7:10: expected an interface name after \"interface\", got end of line");
+	assert_error("interface eth0123456789abc",
+		     "rules.conf:7:11: interface name \"eth0123456789abc\" is longer than 15 characters");
+	assert_error("interface a/b",
+		     "rules.conf:7:11: expected an interface name after \"interface\", got \"a/b\"");
+	assert_error("interface eth0:1",
+		     "rules.conf:7:11: expected an interface name after \"interface\", got \"eth0:1\"");
+	assert_error("interface ..",
+		     "rules.conf:7:11: expected an interface name after \"interface\", got \"..\"");
+	assert_error("interface eth0 speed fast",
+		     "rules.conf:7:16: expected \"mode\" or end of line, got \"speed\"");
+	assert_error("interface eth0 mode",
+		     "rules.conf:7:20: expected native or generic after \"mode\", got end of line");
+	assert_error("interface eth0 mode turbo",
+		     "rules.conf:7:21: expected native or generic after \"mode\", got \"turbo\"");
+	assert_error("interface eth0 mode native extra",
+		     "rules.conf:7:28: expected end of line, got \"extra\"");
+}
+
+static void test_malformed_sets_policy(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "malformed drop"), 0);
+	assert_true(cfg.malformed_set);
+	assert_int_equal(cfg.malformed, SL_MALFORMED_DROP);
+	config_free(&cfg);
+
+	assert_int_equal(parse(&cfg, "malformed pass"), 0);
+	assert_true(cfg.malformed_set);
+	assert_int_equal(cfg.malformed, SL_MALFORMED_PASS);
+	config_free(&cfg);
+}
+
+static void test_malformed_errors(void **state)
+{
+	assert_error("malformed",
+		     "rules.conf:7:10: expected pass or drop after \"malformed\", got end of line");
+	assert_error("malformed maybe",
+		     "rules.conf:7:11: expected pass or drop after \"malformed\", got \"maybe\"");
+	assert_error("malformed pass drop",
+		     "rules.conf:7:16: expected end of line, got \"drop\"");
+}
+
+static void test_keys_accepts_plain_k_and_M(void **state)
+{
+	static const struct {
+		const char *text;
+		uint32_t keys;
+	} cases[] = {
+		{ "keys 1024", 1024 },
+		{ "keys 262144", 262144 },
+		{ "keys 256k", 262144 },
+		{ "keys 1k", 1024 },
+		{ "keys 16M", 16777216 },
+		{ "keys 16777216", 16777216 },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&cfg);
+		assert_int_equal(parse(&cfg, cases[i].text), 0);
+		assert_int_equal(cfg.keys, cases[i].keys);
+		config_free(&cfg);
+	}
+}
+
+static void test_keys_errors(void **state)
+{
+	assert_error("keys",
+		     "rules.conf:7:5: expected a key count like 262144 or 256k after \"keys\", got end of line");
+	assert_error("keys lots",
+		     "rules.conf:7:6: expected a key count like 262144 or 256k after \"keys\", got \"lots\"");
+	assert_error("keys 256K",
+		     "rules.conf:7:6: expected a key count like 262144 or 256k after \"keys\", got \"256K\"");
+	assert_error("keys 1000",
+		     "rules.conf:7:6: keys must be 1024..16777216, got \"1000\"");
+	assert_error("keys 17M",
+		     "rules.conf:7:6: keys must be 1024..16777216, got \"17M\"");
+	assert_error("keys 99999999999999999999999k",
+		     "rules.conf:7:6: keys must be 1024..16777216, got \"99999999999999999999999k\"");
+	assert_error("keys 1M 2M",
+		     "rules.conf:7:9: expected end of line, got \"2M\"");
+}
+
+static void test_statement_given_twice_is_an_error(void **state)
+{
+	static const char *const lines[][2] = {
+		{ "interface eth0", "interface eth1" },
+		{ "malformed pass", "malformed drop" },
+		{ "keys 1M", "keys 2M" },
+	};
+	static const char *const msgs[] = {
+		"rules.conf:7:1: \"interface\" given twice",
+		"rules.conf:7:1: \"malformed\" given twice",
+		"rules.conf:7:1: \"keys\" given twice",
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		config_init(&cfg);
+		assert_int_equal(parse(&cfg, lines[i][0]), 0);
+		assert_int_equal(parse(&cfg, lines[i][1]), -EINVAL);
+		assert_string_equal(err.msg, msgs[i]);
+		config_free(&cfg);
+	}
+}
+
+static void test_allow_and_deny_add_cidrs_ignoring_duplicates(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "allow 10.0.0.0/8 192.168.1.7 2001:db8::/32"), 0);
+	assert_int_equal(parse(&cfg, "allow 10.0.0.0/8 10.0.0.0/8"), 0);
+	assert_int_equal(parse(&cfg, "deny  203.0.113.0/24 ::1"), 0);
+	assert_int_equal(cfg.n_allow, 3);
+	assert_cidr(&cfg.allow[0], "10.0.0.0/8");
+	assert_cidr(&cfg.allow[1], "192.168.1.7/32");
+	assert_cidr(&cfg.allow[2], "2001:db8::/32");
+	assert_int_equal(cfg.n_deny, 2);
+	assert_cidr(&cfg.deny[0], "203.0.113.0/24");
+	assert_cidr(&cfg.deny[1], "::1/128");
+	config_free(&cfg);
+}
+
+static void test_allow_with_one_bad_cidr_adds_none(void **state)
+{
+	assert_error("allow 10.0.0.0/8 1.2.3",
+		     "rules.conf:7:18: expected an address or CIDR, got \"1.2.3\"");
+	assert_error("deny 10.0.0.0/33",
+		     "rules.conf:7:6: expected an address or CIDR, got \"10.0.0.0/33\"");
+	assert_error("allow",
+		     "rules.conf:7:6: expected an address or CIDR after \"allow\", got end of line");
+	assert_error("deny",
+		     "rules.conf:7:5: expected an address or CIDR after \"deny\", got end of line");
+}
+
+static void test_host_bits_set_suggests_the_network(void **state)
+{
+	assert_error("allow 10.0.0.1/8",
+		     "rules.conf:7:7: host bits set in 10.0.0.1/8; did you mean 10.0.0.0/8?");
+	assert_error("deny 2001:db8::1/32",
+		     "rules.conf:7:6: host bits set in 2001:db8::1/32; did you mean 2001:db8::/32?");
+	assert_error("rule x from 10.0.0.0/8,192.168.1.1/24 rate 1/s",
+		     "rules.conf:7:24: host bits set in 192.168.1.1/24; did you mean 192.168.1.0/24?");
+}
+
+static void test_unknown_statement(void **state)
+{
+	assert_error("bogus eth0",
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule), got \"bogus\"");
+	assert_error("  Rule x rate 1/s",
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule), got \"Rule\"");
+}
+
+static void test_later_statements_are_refused_not_ignored(void **state)
+{
+	assert_error("breaker api service tcp/8080 errors 100 within 10s open 5m probes 10",
+		     "rules.conf:7:1: breaker is not supported yet");
+	assert_error("cluster redis://127.0.0.1:6379 node gw-a sync 100ms",
+		     "rules.conf:7:1: cluster is not supported yet");
+	assert_error("metrics 127.0.0.1:9477",
+		     "rules.conf:7:1: metrics is not supported yet");
+}
+
+/* Rules: matches. */
+
+static void test_rule_defaults_key_src_full_prefixes_and_drop(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r = rule(&cfg, "rule web rate 100/s");
+
+	assert_string_equal(r->name, "web");
+	assert_int_equal(r->families, 0);
+	assert_int_equal(r->proto, 0);
+	assert_false(r->syn);
+	assert_int_equal(r->n_ports, 0);
+	assert_int_equal(r->n_from, 0);
+	assert_int_equal(r->key_type, SL_KEY_SRC);
+	assert_int_equal(r->prefix4, 32);
+	assert_int_equal(r->prefix6, 128);
+	assert_int_equal(r->n_limits, 1);
+	assert_int_equal(r->action, SL_ACT_DROP);
+	assert_int_equal(r->line, LINE);
+	config_free(&cfg);
+}
+
+static void test_rule_names_allow_letters_digits_and_separators(void **state)
+{
+	struct sl_config cfg;
+
+	rule(&cfg, "rule 0ab_c.d-E rate 1/s");
+	assert_string_equal(cfg.rules[0].name, "0ab_c.d-E");
+	config_free(&cfg);
+	rule(&cfg, "rule a123456789012345678901234567890 rate 1/s");
+	assert_int_equal(strlen(cfg.rules[0].name), 31);
+	config_free(&cfg);
+}
+
+static void test_rule_name_errors(void **state)
+{
+	assert_error("rule",
+		     "rules.conf:7:5: expected a rule name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"rule\", got end of line");
+	assert_error("rule -x rate 1/s",
+		     "rules.conf:7:6: expected a rule name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"rule\", got \"-x\"");
+	assert_error("rule a/b rate 1/s",
+		     "rules.conf:7:6: expected a rule name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"rule\", got \"a/b\"");
+	assert_error("rule a1234567890123456789012345678901 rate 1/s",
+		     "rules.conf:7:6: expected a rule name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"rule\", got \"a1234567890123456789012345678901\"");
+}
+
+static void test_rule_family(void **state)
+{
+	struct sl_config cfg;
+
+	rule(&cfg, "rule a family ip4 rate 1/s");
+	assert_int_equal(cfg.rules[0].families, 1 << SL_FAM_IP4);
+	config_free(&cfg);
+	rule(&cfg, "rule a family ip6 rate 1/s");
+	assert_int_equal(cfg.rules[0].families, 1 << SL_FAM_IP6);
+	config_free(&cfg);
+	assert_error("rule x family",
+		     "rules.conf:7:14: expected ip4 or ip6 after \"family\", got end of line");
+	assert_error("rule x family ip5 rate 1/s",
+		     "rules.conf:7:15: expected ip4 or ip6 after \"family\", got \"ip5\"");
+}
+
+static void test_rule_proto_names_and_numbers(void **state)
+{
+	static const struct {
+		const char *text;
+		uint8_t proto;
+	} cases[] = {
+		{ "rule a proto tcp rate 1/s", IPPROTO_TCP },
+		{ "rule a proto udp rate 1/s", IPPROTO_UDP },
+		{ "rule a proto icmp rate 1/s", 1 },
+		{ "rule a proto icmpv6 rate 1/s", 58 },
+		{ "rule a proto 47 rate 1/s", 47 },
+		{ "rule a proto 255 rate 1/s", 255 },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(rule(&cfg, cases[i].text)->proto,
+				 cases[i].proto);
+		config_free(&cfg);
+	}
+}
+
+static void test_rule_proto_errors(void **state)
+{
+	assert_error("rule x proto",
+		     "rules.conf:7:13: expected a protocol (tcp, udp, icmp, icmpv6 or 1..255) after \"proto\", got end of line");
+	assert_error("rule x proto sctp rate 1/s",
+		     "rules.conf:7:14: expected a protocol (tcp, udp, icmp, icmpv6 or 1..255) after \"proto\", got \"sctp\"");
+	assert_error("rule x proto 0 rate 1/s",
+		     "rules.conf:7:14: expected a protocol (tcp, udp, icmp, icmpv6 or 1..255) after \"proto\", got \"0\"");
+	assert_error("rule x proto 256 rate 1/s",
+		     "rules.conf:7:14: expected a protocol (tcp, udp, icmp, icmpv6 or 1..255) after \"proto\", got \"256\"");
+}
+
+static void test_rule_dport_list_and_ranges(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a proto tcp dport 80,443,8000-8080,0,65535 rate 1/s");
+	assert_int_equal(r->n_ports, 5);
+	assert_int_equal(r->ports[0].lo, 80);
+	assert_int_equal(r->ports[0].hi, 80);
+	assert_int_equal(r->ports[1].lo, 443);
+	assert_int_equal(r->ports[2].lo, 8000);
+	assert_int_equal(r->ports[2].hi, 8080);
+	assert_int_equal(r->ports[3].lo, 0);
+	assert_int_equal(r->ports[4].hi, 65535);
+	config_free(&cfg);
+
+	r = rule(&cfg, "rule a proto udp dport 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 rate 1/s");
+	assert_int_equal(r->n_ports, SL_MAX_PORT_RANGES);
+	config_free(&cfg);
+}
+
+static void test_rule_dport_without_proto_leaves_proto_any(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r = rule(&cfg, "rule a dport 53 rate 1/s");
+
+	assert_int_equal(r->proto, 0);
+	assert_int_equal(r->n_ports, 1);
+	config_free(&cfg);
+}
+
+static void test_rule_dport_errors(void **state)
+{
+	assert_error("rule x dport",
+		     "rules.conf:7:13: expected a port list after \"dport\", got end of line");
+	assert_error("rule x dport http rate 1/s",
+		     "rules.conf:7:14: expected a port or a range like 8000-8080, got \"http\"");
+	assert_error("rule x dport 80,http rate 1/s",
+		     "rules.conf:7:17: expected a port or a range like 8000-8080, got \"http\"");
+	assert_error("rule x dport 80, rate 1/s",
+		     "rules.conf:7:17: expected a port or a range like 8000-8080, got \"\"");
+	assert_error("rule x dport 80- rate 1/s",
+		     "rules.conf:7:14: expected a port or a range like 8000-8080, got \"80-\"");
+	assert_error("rule x dport 1-2-3 rate 1/s",
+		     "rules.conf:7:14: expected a port or a range like 8000-8080, got \"1-2-3\"");
+	assert_error("rule x dport 70000 rate 1/s",
+		     "rules.conf:7:14: port 70000 is out of range 0..65535");
+	assert_error("rule x dport 22,1-70000 rate 1/s",
+		     "rules.conf:7:17: port 1-70000 is out of range 0..65535");
+	assert_error("rule x dport 8080-8000 rate 1/s",
+		     "rules.conf:7:14: port range 8080-8000 ends before it starts");
+	assert_error("rule x dport 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 rate 1/s",
+		     "rules.conf:7:53: more than 16 ports or ranges after \"dport\"");
+}
+
+static void test_rule_syn_implies_tcp(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a dport 22 syn rate 1/s");
+	assert_true(r->syn);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a syn proto tcp rate 1/s");
+	assert_true(r->syn);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	config_free(&cfg);
+}
+
+static void test_rule_from_list(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a from 10.0.0.0/8,192.168.1.7,2001:db8::/48 rate 1/s");
+	assert_int_equal(r->n_from, 3);
+	assert_cidr(&r->from[0], "10.0.0.0/8");
+	assert_cidr(&r->from[1], "192.168.1.7/32");
+	assert_cidr(&r->from[2], "2001:db8::/48");
+	config_free(&cfg);
+}
+
+static void test_rule_from_errors(void **state)
+{
+	assert_error("rule x from",
+		     "rules.conf:7:12: expected a CIDR list after \"from\", got end of line");
+	assert_error("rule x from 10.0.0.0/8,nope rate 1/s",
+		     "rules.conf:7:24: expected an address or CIDR, got \"nope\"");
+	assert_error("rule x from ::/129 rate 1/s",
+		     "rules.conf:7:13: expected an address or CIDR, got \"::/129\"");
+	assert_error("rule x from 1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8,6.0.0.0/8,7.0.0.0/8,8.0.0.0/8,9.0.0.0/8,10.0.0.0/8,11.0.0.0/8,12.0.0.0/8,13.0.0.0/8,14.0.0.0/8,15.0.0.0/8,16.0.0.0/8,17.0.0.0/8 rate 1/s",
+		     "rules.conf:7:180: more than 16 CIDRs after \"from\"");
+}
+
+/* Rules: keys. */
+
+static void test_rule_key_src_prefixes(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a key src prefix4 24 prefix6 64 rate 1/s");
+	assert_int_equal(r->key_type, SL_KEY_SRC);
+	assert_int_equal(r->prefix4, 24);
+	assert_int_equal(r->prefix6, 64);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a key src prefix6 0 rate 1/s");
+	assert_int_equal(r->prefix4, 32);
+	assert_int_equal(r->prefix6, 0);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a rate 1/s key src");
+	assert_int_equal(r->prefix4, 32);
+	assert_int_equal(r->prefix6, 128);
+	config_free(&cfg);
+}
+
+static void test_rule_key_dport_and_global(void **state)
+{
+	struct sl_config cfg;
+
+	assert_int_equal(rule(&cfg, "rule a proto udp key dport rate 1/s")->key_type,
+			 SL_KEY_DPORT);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a key dport rate 1/s")->key_type,
+			 SL_KEY_DPORT);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a key global rate 1/s")->key_type,
+			 SL_KEY_GLOBAL);
+	config_free(&cfg);
+}
+
+static void test_rule_key_errors(void **state)
+{
+	assert_error("rule x key",
+		     "rules.conf:7:11: expected src, dport or global after \"key\", got end of line");
+	assert_error("rule x key host rate 1/s",
+		     "rules.conf:7:12: expected src, dport or global after \"key\", got \"host\"");
+	assert_error("rule x key src prefix4 33 rate 1/s",
+		     "rules.conf:7:24: expected a prefix length 0..32 after \"prefix4\", got \"33\"");
+	assert_error("rule x key src prefix4",
+		     "rules.conf:7:23: expected a prefix length 0..32 after \"prefix4\", got end of line");
+	assert_error("rule x key src prefix6 129 rate 1/s",
+		     "rules.conf:7:24: expected a prefix length 0..128 after \"prefix6\", got \"129\"");
+	assert_error("rule x key src prefix4 24 prefix4 16 rate 1/s",
+		     "rules.conf:7:27: \"prefix4\" given twice");
+	assert_error("rule x key dport prefix4 24 rate 1/s",
+		     "rules.conf:7:18: prefix4 must come right after \"key src\"");
+	assert_error("rule x key src rate 1/s prefix6 64",
+		     "rules.conf:7:25: prefix6 must come right after \"key src\"");
+}
+
+/* Rules: rates and bursts. */
+
+static void assert_limit(const struct sl_limit_spec *l, uint8_t unit,
+			 uint64_t count, uint64_t period_ns, uint64_t burst)
+{
+	assert_int_equal(l->kind, SL_LIMIT_RATE);
+	assert_int_equal(l->unit, unit);
+	assert_int_equal(l->count, count);
+	assert_int_equal(l->period_ns, period_ns);
+	assert_int_equal(l->burst, burst);
+}
+
+#define MS	1000000ull
+#define S	(1000 * MS)
+
+static void test_rate_packets_per_period(void **state)
+{
+	static const struct {
+		const char *spec;
+		uint64_t count, period_ns;
+	} cases[] = {
+		{ "100/s", 100, S },
+		{ "10/m", 10, 60 * S },
+		{ "5/10s", 5, 10 * S },
+		{ "1000/d", 1000, 86400 * S },
+		{ "2/h", 2, 3600 * S },
+		{ "1/ms", 1, MS },
+		{ "3/250ms", 3, 250 * MS },
+		{ "1/3d", 1, 3 * 86400 * S },
+		{ "1/78h", 1, 78 * 3600 * S },
+		{ "1099511627776/s", 1ull << 40, S },
+	};
+	char line[64];
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct sl_limit_spec *l;
+
+		snprintf(line, sizeof(line), "rule a rate %s burst 1", cases[i].spec);
+		l = &rule(&cfg, line)->limits[0];
+		assert_limit(l, SL_UNIT_PACKETS, cases[i].count,
+			     cases[i].period_ns, 1);
+		config_free(&cfg);
+	}
+}
+
+static void test_rate_sizes_are_1024_based_bytes(void **state)
+{
+	static const struct {
+		const char *spec;
+		uint64_t count, period_ns;
+	} cases[] = {
+		{ "1500B/s", 1500, S },
+		{ "64KB/s", 64 * 1024, S },
+		{ "2MB/s", 2 * 1024 * 1024, S },
+		{ "1GB/m", 1024 * 1024 * 1024, 60 * S },
+		{ "10MB/5s", 10 * 1024 * 1024, 5 * S },
+	};
+	char line[64];
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(line, sizeof(line), "rule a rate %s burst 1", cases[i].spec);
+		assert_limit(&rule(&cfg, line)->limits[0], SL_UNIT_BYTES,
+			     cases[i].count, cases[i].period_ns, 1);
+		config_free(&cfg);
+	}
+}
+
+static void test_rate_bit_rate_converts_to_bytes_per_second(void **state)
+{
+	static const struct {
+		const char *spec;
+		uint64_t count;
+	} cases[] = {
+		{ "8kbit", 1000 },
+		{ "1kbit", 125 },
+		{ "100mbit", 12500000 },
+		{ "1gbit", 125000000 },
+		{ "40gbit", 5000000000ull },
+	};
+	char line[64];
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(line, sizeof(line), "rule a rate %s burst 1", cases[i].spec);
+		assert_limit(&rule(&cfg, line)->limits[0], SL_UNIT_BYTES,
+			     cases[i].count, S, 1);
+		config_free(&cfg);
+	}
+}
+
+static void test_rate_syntax_errors(void **state)
+{
+	static const char *const bad[] = {
+		"fast", "100", "100/", "/s", "100/fortnight", "100/1.5s",
+		"100MB", "2mb/s", "100Mbit", "100mbit/s", "-1/s", "1/s/s",
+	};
+	char line[64], msg[160];
+	size_t i;
+
+	assert_error("rule x rate",
+		     "rules.conf:7:12: expected a rate like 100/s, 2MB/s or 100mbit after \"rate\", got end of line");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "rule x rate %s", bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "rules.conf:7:13: expected a rate like 100/s, 2MB/s or 100mbit after \"rate\", got \"%s\"",
+			 bad[i]);
+		assert_error(line, msg);
+	}
+}
+
+static void test_rate_bounds(void **state)
+{
+	assert_error("rule x rate 0/s",
+		     "rules.conf:7:13: rate \"0/s\" must allow 1..1099511627776 units per period");
+	assert_error("rule x rate 1099511627777/s",
+		     "rules.conf:7:13: rate \"1099511627777/s\" must allow 1..1099511627776 units per period");
+	assert_error("rule x rate 1025GB/s",
+		     "rules.conf:7:13: rate \"1025GB/s\" must allow 1..1099511627776 units per period");
+	assert_error("rule x rate 99999999999999999999999/s",
+		     "rules.conf:7:13: rate \"99999999999999999999999/s\" must allow 1..1099511627776 units per period");
+	assert_error("rule x rate 1/0s",
+		     "rules.conf:7:13: rate \"1/0s\" has a zero period");
+	assert_error("rule x rate 1/7d",
+		     "rules.conf:7:13: rate \"1/7d\" has a period longer than 78h");
+	assert_error("rule x rate 1/79h",
+		     "rules.conf:7:13: rate \"1/79h\" has a period longer than 78h");
+	assert_error("rule x rate 1/99999999999999999999d",
+		     "rules.conf:7:13: rate \"1/99999999999999999999d\" has a period longer than 78h");
+	assert_error("rule x rate 1099511627776/ms",
+		     "rules.conf:7:13: rate \"1099511627776/ms\" is faster than the limiter can count");
+}
+
+static void test_burst_default_is_100ms_of_the_rate(void **state)
+{
+	struct sl_config cfg;
+
+	assert_int_equal(rule(&cfg, "rule a rate 2000/s")->limits[0].burst, 200);
+	config_free(&cfg);
+	/* 15 per second allow 1.5 in 100 ms: rounded down. */
+	assert_int_equal(rule(&cfg, "rule a rate 15/s")->limits[0].burst, 1);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 100mbit")->limits[0].burst,
+			 1250000);
+	config_free(&cfg);
+}
+
+static void test_burst_default_floors_one_packet_and_64KB(void **state)
+{
+	struct sl_config cfg;
+
+	assert_int_equal(rule(&cfg, "rule a rate 10/m")->limits[0].burst, 1);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 1kbit")->limits[0].burst, 65536);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 100KB/s")->limits[0].burst,
+			 65536);
+	config_free(&cfg);
+}
+
+static void test_burst_explicit_packets_and_sizes(void **state)
+{
+	struct sl_config cfg;
+
+	assert_int_equal(rule(&cfg, "rule a rate 10/m burst 5")->limits[0].burst, 5);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 100mbit burst 2MB")->limits[0].burst,
+			 2 * 1024 * 1024);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 1MB/s burst 64KB")->limits[0].burst,
+			 65536);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 1MB/s burst 1500B")->limits[0].burst,
+			 1500);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 1MB/s burst 9000")->limits[0].burst,
+			 9000);
+	config_free(&cfg);
+}
+
+static void test_burst_errors(void **state)
+{
+	assert_error("rule x burst 5 rate 1/s",
+		     "rules.conf:7:8: \"burst\" must come right after a rate");
+	assert_error("rule x rate 1/s action drop burst 5",
+		     "rules.conf:7:29: \"burst\" must come right after a rate");
+	assert_error("rule x rate 1/s burst 5 burst 6",
+		     "rules.conf:7:25: \"burst\" must come right after a rate");
+	assert_error("rule x rate 1/s burst",
+		     "rules.conf:7:22: expected a packet count after \"burst\", got end of line");
+	assert_error("rule x rate 100/s burst lots",
+		     "rules.conf:7:25: expected a packet count after \"burst\", got \"lots\"");
+	assert_error("rule x rate 100/s burst 2MB",
+		     "rules.conf:7:25: burst for a packet rate is a packet count, got \"2MB\"");
+	assert_error("rule x rate 1MB/s burst 1mbit",
+		     "rules.conf:7:25: expected a size like 64KB or 65536 after \"burst\", got \"1mbit\"");
+	assert_error("rule x rate 100/s burst 0",
+		     "rules.conf:7:25: burst must be 1..1099511627776, got \"0\"");
+	assert_error("rule x rate 1MB/s burst 1025GB",
+		     "rules.conf:7:25: burst must be 1..1099511627776, got \"1025GB\"");
+	assert_error("rule x rate 1/3d burst 20000",
+		     "rules.conf:7:24: burst 20000 at rate \"1/3d\" takes more than 100 years to refill");
+	assert_error("rule x rate 1B/3d",
+		     "rules.conf:7:13: burst 65536 at rate \"1B/3d\" takes more than 100 years to refill");
+}
+
+static void test_rule_takes_up_to_four_rates(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a rate 100/h rate 1000/d burst 50 rate 1MB/s rate 10/s");
+	assert_int_equal(r->n_limits, SL_MAX_LIMITS);
+	assert_limit(&r->limits[0], SL_UNIT_PACKETS, 100, 3600 * S, 1);
+	assert_limit(&r->limits[1], SL_UNIT_PACKETS, 1000, 86400 * S, 50);
+	assert_limit(&r->limits[2], SL_UNIT_BYTES, 1024 * 1024, S, 104857);
+	assert_limit(&r->limits[3], SL_UNIT_PACKETS, 10, S, 1);
+	config_free(&cfg);
+	assert_error("rule x rate 1/s rate 2/s rate 3/s rate 4/s rate 5/s",
+		     "rules.conf:7:44: more than 4 rates in one rule");
+}
+
+static void test_rule_without_rate(void **state)
+{
+	assert_error("rule x",
+		     "rules.conf:7:7: rule \"x\" has no rate");
+	assert_error("rule x proto tcp dport 22   # no rate yet",
+		     "rules.conf:7:26: rule \"x\" has no rate");
+}
+
+/* Rules: actions and what is not supported yet. */
+
+static void test_rule_action_drop_and_pass(void **state)
+{
+	struct sl_config cfg;
+
+	assert_int_equal(rule(&cfg, "rule a rate 1/s action pass")->action,
+			 SL_ACT_PASS);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a action drop rate 1/s")->action,
+			 SL_ACT_DROP);
+	config_free(&cfg);
+	assert_error("rule x rate 1/s action",
+		     "rules.conf:7:23: expected drop or pass after \"action\", got end of line");
+	assert_error("rule x rate 1/s action maybe",
+		     "rules.conf:7:24: expected drop or pass after \"action\", got \"maybe\"");
+}
+
+static void test_later_actions_and_clauses_are_refused(void **state)
+{
+	static const char *const clauses[] = {
+		"window", "conns", "scope", "ban", "warmup", "on-full",
+	};
+	char line[64], msg[96];
+	size_t i;
+
+	assert_error("rule x rate 1/s action reject",
+		     "rules.conf:7:24: action reject is not supported yet");
+	assert_error("rule x rate 1/s action mark 7",
+		     "rules.conf:7:24: action mark is not supported yet");
+	for (i = 0; i < sizeof(clauses) / sizeof(clauses[0]); i++) {
+		snprintf(line, sizeof(line), "rule x rate 1/s %s 100/h", clauses[i]);
+		snprintf(msg, sizeof(msg),
+			 "rules.conf:7:17: %s is not supported yet", clauses[i]);
+		assert_error(line, msg);
+	}
+}
+
+static void test_unknown_clause(void **state)
+{
+	assert_error("rule x colour red rate 1/s",
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"colour\"");
+	assert_error("rule x rate 1/s Rate 2/s",
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"Rate\"");
+}
+
+static void test_clause_given_twice(void **state)
+{
+	assert_error("rule x proto tcp proto udp rate 1/s",
+		     "rules.conf:7:18: \"proto\" given twice");
+	assert_error("rule x family ip4 rate 1/s family ip4",
+		     "rules.conf:7:28: \"family\" given twice");
+	assert_error("rule x dport 1 dport 2 rate 1/s",
+		     "rules.conf:7:16: \"dport\" given twice");
+	assert_error("rule x syn syn rate 1/s",
+		     "rules.conf:7:12: \"syn\" given twice");
+	assert_error("rule x from ::/0 from ::/0 rate 1/s",
+		     "rules.conf:7:18: \"from\" given twice");
+	assert_error("rule x key src key global rate 1/s",
+		     "rules.conf:7:16: \"key\" given twice");
+	assert_error("rule x rate 1/s action drop action pass",
+		     "rules.conf:7:29: \"action\" given twice");
+}
+
+static void test_clause_conflicts(void **state)
+{
+	assert_error("rule x family ip6 proto icmp rate 1/s",
+		     "rules.conf:7:19: proto icmp is IPv4 only but the rule is family ip6");
+	assert_error("rule x proto icmpv6 family ip4 rate 1/s",
+		     "rules.conf:7:21: proto icmpv6 is IPv6 only but the rule is family ip4");
+	assert_error("rule x proto udp syn rate 1/s",
+		     "rules.conf:7:18: syn needs proto tcp, not udp");
+	assert_error("rule x syn proto 47 rate 1/s",
+		     "rules.conf:7:12: syn needs proto tcp, not 47");
+	assert_error("rule x dport 53 proto icmp rate 1/s",
+		     "rules.conf:7:17: dport needs proto tcp or udp, not icmp");
+	assert_error("rule x proto icmpv6 dport 53 rate 1/s",
+		     "rules.conf:7:21: dport needs proto tcp or udp, not icmpv6");
+	assert_error("rule x proto 47 key dport rate 1/s",
+		     "rules.conf:7:17: key dport needs proto tcp or udp, not 47");
+	assert_error("rule x family ip4 from 2001:db8::/32 rate 1/s",
+		     "rules.conf:7:19: 2001:db8::/32 is IPv6 but the rule is family ip4");
+	assert_error("rule x from 10.0.0.0/8 family ip6 rate 1/s",
+		     "rules.conf:7:24: 10.0.0.0/8 is IPv4 but the rule is family ip6");
+}
+
+static void test_duplicate_rule_name(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_parse_line(&cfg, "rule x rate 1/s", SRC, 3, &err), 0);
+	assert_int_equal(parse(&cfg, "rule x rate 2/s"), -EINVAL);
+	assert_string_equal(err.msg, "rules.conf:7:6: rule \"x\" already defined at line 3");
+	/* Rules read back from the kernel have no line. */
+	cfg.rules[0].line = 0;
+	assert_int_equal(config_parse_line(&cfg, "rule x rate 2/s", NULL, 0, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg, "argument 2: rule \"x\" already exists");
+	assert_int_equal(cfg.n_rules, 1);
+	assert_int_equal(cfg.rules[0].limits[0].count, 1);
+	config_free(&cfg);
+}
+
+static void test_more_than_max_rules(void **state)
+{
+	struct sl_config cfg;
+	char line[64];
+	unsigned i;
+
+	config_init(&cfg);
+	for (i = 0; i < SL_MAX_RULES; i++) {
+		snprintf(line, sizeof(line), "rule r%u rate 1/s", i);
+		assert_int_equal(parse(&cfg, line), 0);
+	}
+	assert_int_equal(parse(&cfg, "rule one-more rate 1/s"), -EINVAL);
+	assert_string_equal(err.msg, "rules.conf:7:1: too many rules (at most 64)");
+	assert_int_equal(cfg.n_rules, SL_MAX_RULES);
+	config_free(&cfg);
+}
+
+static void test_rule_error_leaves_cfg_unchanged(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "rule a rate 1/s"), 0);
+	assert_int_equal(parse(&cfg, "rule b proto tcp dport 22 rate 1/s action maybe"),
+			 -EINVAL);
+	assert_int_equal(cfg.n_rules, 1);
+	assert_int_equal(config_find_rule(&cfg, "b"), -1);
+	config_free(&cfg);
+}
+
+/* Canonical text. */
+
+static void assert_spec_equal(const struct sl_rule_spec *a,
+			      const struct sl_rule_spec *b)
+{
+	unsigned i;
+
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->families, b->families);
+	assert_int_equal(a->proto, b->proto);
+	assert_int_equal(a->syn, b->syn);
+	assert_int_equal(a->n_ports, b->n_ports);
+	for (i = 0; i < a->n_ports; i++) {
+		assert_int_equal(a->ports[i].lo, b->ports[i].lo);
+		assert_int_equal(a->ports[i].hi, b->ports[i].hi);
+	}
+	assert_int_equal(a->n_from, b->n_from);
+	for (i = 0; i < a->n_from; i++) {
+		assert_int_equal(a->from[i].family, b->from[i].family);
+		assert_int_equal(a->from[i].prefixlen, b->from[i].prefixlen);
+		assert_memory_equal(a->from[i].addr, b->from[i].addr, 16);
+	}
+	assert_int_equal(a->key_type, b->key_type);
+	assert_int_equal(a->prefix4, b->prefix4);
+	assert_int_equal(a->prefix6, b->prefix6);
+	assert_int_equal(a->n_limits, b->n_limits);
+	for (i = 0; i < a->n_limits; i++) {
+		assert_int_equal(a->limits[i].kind, b->limits[i].kind);
+		assert_int_equal(a->limits[i].unit, b->limits[i].unit);
+		assert_int_equal(a->limits[i].count, b->limits[i].count);
+		assert_int_equal(a->limits[i].period_ns,
+				 b->limits[i].period_ns);
+		assert_int_equal(a->limits[i].burst, b->limits[i].burst);
+	}
+	assert_int_equal(a->action, b->action);
+	assert_string_equal(a->text, b->text);
+}
+
+static void assert_round_trip(const char *text, const char *canonical)
+{
+	struct sl_config a, b;
+
+	rule(&a, text);
+	if (canonical)
+		assert_string_equal(a.rules[0].text, canonical);
+	rule(&b, a.rules[0].text);
+	assert_spec_equal(&a.rules[0], &b.rules[0]);
+	config_free(&a);
+	config_free(&b);
+}
+
+static void test_canonical_text_of_design_example_rules(void **state)
+{
+	assert_round_trip("rule api-pps   proto tcp dport 80,443          key src            rate 2000/s burst 4000  action drop",
+			  "rule api-pps proto tcp dport 80,443 key src prefix4 32 prefix6 128 rate 2000/s burst 4000 action drop");
+	assert_round_trip("rule v6-nets   family ip6                      key src prefix6 64 rate 100mbit burst 2MB action drop",
+			  "rule v6-nets family ip6 key src prefix4 32 prefix6 64 rate 12500000B/s burst 2097152B action drop");
+}
+
+static void test_canonical_text_spells_out_defaults(void **state)
+{
+	assert_round_trip("rule a rate 100/s",
+			  "rule a key src prefix4 32 prefix6 128 rate 100/s burst 10 action drop");
+	assert_round_trip("rule c syn dport 22 key global rate 2MB/s",
+			  "rule c proto tcp dport 22 syn key global rate 2097152B/s burst 209715B action drop");
+	assert_round_trip("rule f dport 80-80,1000-2000 key dport rate 3/72h",
+			  "rule f dport 80,1000-2000 key dport rate 3/3d burst 1 action drop");
+	assert_round_trip("rule g proto icmp rate 10/60s rate 5/1500ms",
+			  "rule g proto icmp key src prefix4 32 prefix6 128 rate 10/m burst 1 rate 5/1500ms burst 1 action drop");
+}
+
+static void test_canonical_text_round_trips(void **state)
+{
+	static const char *const rules[] = {
+		"rule b family ip4 proto udp dport 53,5353,10000-10100 from 10.0.0.0/8,192.168.1.7 key src prefix4 24 rate 5/10s burst 3 rate 1000/d action pass",
+		"rule d proto icmpv6 family ip6 from 2001:db8::/32,::1 key global rate 1/ms rate 64KB/m burst 1500B",
+		"rule e proto 47 rate 1gbit",
+		"rule h action pass rate 8kbit burst 9000 key src prefix6 48",
+		"rule i from 0.0.0.0/0,::/0 rate 1GB/h burst 1GB",
+		"rule j proto udp key dport rate 1099511627776/s",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		assert_round_trip(rules[i], NULL);
+}
+
+static void test_canonical_text_too_long_is_an_error(void **state)
+{
+	char line[1024] = "rule long-one rate 1/s from ";
+	unsigned i;
+
+	for (i = 0; i < SL_MAX_FROM; i++)
+		sprintf(line + strlen(line), "%s2001:db8:1111:2222:3333:4444:5555:%x/128",
+			i ? "," : "", 0x6660 + i);
+	assert_error(line,
+		     "rules.conf:7:6: rule \"long-one\" is longer than 479 characters when written out in full");
+}
+
+static void test_design_example_lines_not_yet_supported_say_why(void **state)
+{
+	static const struct {
+		const char *line, *word, *msg;
+	} cases[] = {
+		{ "rule ssh-syn   proto tcp dport 22 syn          key src            rate 10/m burst 5    action reject  ban after 20 within 1m for 10m",
+		  "reject", "action reject is not supported yet" },
+		{ "rule api-conn  proto tcp dport 443             key src            conns 100            action reject",
+		  "conns", "conns is not supported yet" },
+		{ "rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop",
+		  "window", "window is not supported yet" },
+		{ "rule api-total proto tcp dport 443 syn         key global         rate 10000/s scope cluster action reject",
+		  "scope", "scope is not supported yet" },
+		{ "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7",
+		  "mark", "action mark is not supported yet" },
+	};
+	char msg[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *at = strstr(cases[i].line, cases[i].word);
+
+		snprintf(msg, sizeof(msg), "rules.conf:7:%td: %s",
+			 at - cases[i].line + 1, cases[i].msg);
+		assert_error(cases[i].line, msg);
+	}
+}
+
+/* Command lines. */
+
+static void test_command_line_errors_name_the_argument(void **state)
+{
+	assert_cli_error("rule x rate 1/s colour red",
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"colour\"");
+	assert_cli_error("rule x dport",
+			 "argument 4: expected a port list after \"dport\", got end of line");
+	assert_cli_error("rule x dport 80,http rate 1/s",
+			 "argument 4: expected a port or a range like 8000-8080, got \"http\"");
+	assert_cli_error("allow 10.0.0.0/8 10.0.0.1/8",
+			 "argument 3: host bits set in 10.0.0.1/8; did you mean 10.0.0.0/8?");
+	assert_cli_error("rule x",
+			 "argument 3: rule \"x\" has no rate");
+	assert_cli_error("frobnicate",
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule), got \"frobnicate\"");
+}
+
+/* Files. */
+
+static void test_file_parses_every_statement(void **state)
+{
+	char path[64];
+	struct sl_config cfg;
+
+	write_file(path,
+		   "# gateway eth0\n"
+		   "interface eth0 mode native\n"
+		   "malformed drop\r\n"
+		   "\n"
+		   "keys 256k\n"
+		   "allow 10.0.0.0/8 192.168.0.0/16   # office\n"
+		   "deny  203.0.113.0/24\n"
+		   "rule api-pps   proto tcp dport 80,443  key src  rate 2000/s burst 4000  action drop\n"
+		   "rule v6-nets   family ip6  key src prefix6 64 rate 100mbit burst 2MB action drop");
+	config_init(&cfg);
+	assert_int_equal(config_parse_file(&cfg, path, &err), 0);
+	unlink(path);
+	assert_string_equal(cfg.iface, "eth0");
+	assert_int_equal(cfg.mode, SL_MODE_NATIVE);
+	assert_int_equal(cfg.malformed, SL_MALFORMED_DROP);
+	assert_int_equal(cfg.keys, 262144);
+	assert_int_equal(cfg.n_allow, 2);
+	assert_int_equal(cfg.n_deny, 1);
+	assert_int_equal(cfg.n_rules, 2);
+	assert_int_equal(cfg.rules[0].line, 8);
+	assert_int_equal(cfg.rules[1].line, 9);
+	assert_int_equal(config_find_rule(&cfg, "v6-nets"), 1);
+	config_free(&cfg);
+}
+
+static void test_file_error_names_file_line_and_column(void **state)
+{
+	char path[64], msg[160];
+	struct sl_config cfg;
+
+	write_file(path,
+		   "interface eth0\n"
+		   "\n"
+		   "rule\tx proto tcp  dport http rate 1/s\n");
+	config_init(&cfg);
+	assert_int_equal(config_parse_file(&cfg, path, &err), -EINVAL);
+	unlink(path);
+	snprintf(msg, sizeof(msg),
+		 "%s:3:25: expected a port or a range like 8000-8080, got \"http\"",
+		 path);
+	assert_string_equal(err.msg, msg);
+	config_free(&cfg);
+}
+
+static void test_file_with_one_bad_line_leaves_cfg_empty(void **state)
+{
+	char path[64];
+	struct sl_config cfg;
+
+	write_file(path,
+		   "interface eth0\n"
+		   "malformed drop\n"
+		   "keys 1M\n"
+		   "allow 10.0.0.0/8\n"
+		   "deny 192.0.2.0/24\n"
+		   "rule a rate 1/s\n"
+		   "rule b rate 1/s burst banana\n");
+	config_init(&cfg);
+	assert_int_equal(config_parse_file(&cfg, path, &err), -EINVAL);
+	unlink(path);
+	assert_empty(&cfg);
+	assert_null(cfg.allow);
+	assert_null(cfg.deny);
+	config_free(&cfg);
+}
+
+static void test_file_that_cannot_be_read_reports_strerror(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_parse_file(&cfg, "/nonexistent/sluice.conf", &err),
+			 -ENOENT);
+	assert_string_equal(err.msg,
+			    "/nonexistent/sluice.conf: No such file or directory");
+	assert_int_equal(config_parse_file(&cfg, "/", &err), -EISDIR);
+	assert_string_equal(err.msg, "/: Is a directory");
+	assert_empty(&cfg);
+	config_free(&cfg);
+}
+
+/* CIDR helpers. */
+
+static void test_parse_cidr_accepts_addresses_and_prefixes(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.0.0.0/8" },
+		{ "192.168.1.7", "192.168.1.7/32" },
+		{ "0.0.0.0/0", "0.0.0.0/0" },
+		{ "2001:db8::/32", "2001:db8::/32" },
+		{ "2001:DB8::1", "2001:db8::1/128" },
+		{ "::/0", "::/0" },
+		{ "::ffff:10.0.0.0/104", "::ffff:10.0.0.0/104" },
+	};
+	struct sl_cidr c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_parse_cidr(cases[i].in, &c), 0);
+		assert_cidr(&c, cases[i].out);
+	}
+	assert_int_equal(config_parse_cidr("10.1.3.0/23", &c), -EINVAL);
+	assert_int_equal(config_parse_cidr("10.1.2.0/24", &c), 0);
+	assert_int_equal(c.family, SL_FAM_IP4);
+	assert_int_equal(c.prefixlen, 24);
+	assert_memory_equal(c.addr, ((uint8_t[16]){ 10, 1, 2, 0 }), 16);
+}
+
+static void test_parse_cidr_rejects_garbage(void **state)
+{
+	static const char *const bad[] = {
+		"", "10.0.0.0/33", "1.2.3", "::/129", "10.0.0.0/", "/8",
+		"10.0.0.0/8x", "10.0.0.0/-1", "10.0.0.0/+8", "abc",
+		"1.2.3.4.5", "010.0.0.1", "10.0.0.1/8", "2001:db8::1/64",
+		"10.0.0.0/0008", "::1::2", "10.0.0.0//8",
+		"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa/128",
+	};
+	struct sl_cidr c;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_parse_cidr(bad[i], &c) != -EINVAL)
+			fail_msg("accepted \"%s\"", bad[i]);
+}
+
+static void test_add_and_del_cidr(void **state)
+{
+	struct sl_config cfg;
+	struct sl_cidr c, other;
+	unsigned i;
+
+	config_init(&cfg);
+	/* Past the first allocation, to exercise growth. */
+	for (i = 0; i < 40; i++) {
+		c = (struct sl_cidr){ .family = SL_FAM_IP4, .prefixlen = 32,
+				      .addr = { 10, 0, 0, i } };
+		assert_int_equal(config_add_cidr(&cfg, true, &c), 0);
+		assert_int_equal(config_add_cidr(&cfg, true, &c), 0);
+	}
+	assert_int_equal(cfg.n_deny, 40);
+	assert_int_equal(cfg.n_allow, 0);
+	assert_int_equal(config_parse_cidr("10.0.0.7", &c), 0);
+	assert_int_equal(config_del_cidr(&cfg, true, &c), 0);
+	assert_int_equal(config_del_cidr(&cfg, true, &c), -ENOENT);
+	assert_int_equal(config_del_cidr(&cfg, false, &c), -ENOENT);
+	assert_int_equal(cfg.n_deny, 39);
+	assert_cidr(&cfg.deny[7], "10.0.0.8/32");
+	assert_cidr(&cfg.deny[38], "10.0.0.39/32");
+	/* Same address, different prefix: a different entry. */
+	assert_int_equal(config_parse_cidr("10.0.0.8/31", &other), 0);
+	assert_int_equal(config_del_cidr(&cfg, true, &other), -ENOENT);
+	config_free(&cfg);
+	assert_empty(&cfg);
+}
+
+static void test_find_rule(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(config_find_rule(&cfg, "a"), -1);
+	assert_int_equal(parse(&cfg, "rule a rate 1/s"), 0);
+	assert_int_equal(parse(&cfg, "rule b rate 1/s"), 0);
+	assert_int_equal(config_find_rule(&cfg, "b"), 1);
+	assert_int_equal(config_find_rule(&cfg, "a"), 0);
+	assert_int_equal(config_find_rule(&cfg, "c"), -1);
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_blank_and_comment_lines_change_nothing),
+		cmocka_unit_test(test_comment_ends_the_statement_anywhere),
+		cmocka_unit_test(test_interface_sets_name_and_mode),
+		cmocka_unit_test(test_interface_errors),
+		cmocka_unit_test(test_malformed_sets_policy),
+		cmocka_unit_test(test_malformed_errors),
+		cmocka_unit_test(test_keys_accepts_plain_k_and_M),
+		cmocka_unit_test(test_keys_errors),
+		cmocka_unit_test(test_statement_given_twice_is_an_error),
+		cmocka_unit_test(test_allow_and_deny_add_cidrs_ignoring_duplicates),
+		cmocka_unit_test(test_allow_with_one_bad_cidr_adds_none),
+		cmocka_unit_test(test_host_bits_set_suggests_the_network),
+		cmocka_unit_test(test_unknown_statement),
+		cmocka_unit_test(test_later_statements_are_refused_not_ignored),
+		cmocka_unit_test(test_rule_defaults_key_src_full_prefixes_and_drop),
+		cmocka_unit_test(test_rule_names_allow_letters_digits_and_separators),
+		cmocka_unit_test(test_rule_name_errors),
+		cmocka_unit_test(test_rule_family),
+		cmocka_unit_test(test_rule_proto_names_and_numbers),
+		cmocka_unit_test(test_rule_proto_errors),
+		cmocka_unit_test(test_rule_dport_list_and_ranges),
+		cmocka_unit_test(test_rule_dport_without_proto_leaves_proto_any),
+		cmocka_unit_test(test_rule_dport_errors),
+		cmocka_unit_test(test_rule_syn_implies_tcp),
+		cmocka_unit_test(test_rule_from_list),
+		cmocka_unit_test(test_rule_from_errors),
+		cmocka_unit_test(test_rule_key_src_prefixes),
+		cmocka_unit_test(test_rule_key_dport_and_global),
+		cmocka_unit_test(test_rule_key_errors),
+		cmocka_unit_test(test_rate_packets_per_period),
+		cmocka_unit_test(test_rate_sizes_are_1024_based_bytes),
+		cmocka_unit_test(test_rate_bit_rate_converts_to_bytes_per_second),
+		cmocka_unit_test(test_rate_syntax_errors),
+		cmocka_unit_test(test_rate_bounds),
+		cmocka_unit_test(test_burst_default_is_100ms_of_the_rate),
+		cmocka_unit_test(test_burst_default_floors_one_packet_and_64KB),
+		cmocka_unit_test(test_burst_explicit_packets_and_sizes),
+		cmocka_unit_test(test_burst_errors),
+		cmocka_unit_test(test_rule_takes_up_to_four_rates),
+		cmocka_unit_test(test_rule_without_rate),
+		cmocka_unit_test(test_rule_action_drop_and_pass),
+		cmocka_unit_test(test_later_actions_and_clauses_are_refused),
+		cmocka_unit_test(test_unknown_clause),
+		cmocka_unit_test(test_clause_given_twice),
+		cmocka_unit_test(test_clause_conflicts),
+		cmocka_unit_test(test_duplicate_rule_name),
+		cmocka_unit_test(test_more_than_max_rules),
+		cmocka_unit_test(test_rule_error_leaves_cfg_unchanged),
+		cmocka_unit_test(test_canonical_text_of_design_example_rules),
+		cmocka_unit_test(test_canonical_text_spells_out_defaults),
+		cmocka_unit_test(test_canonical_text_round_trips),
+		cmocka_unit_test(test_canonical_text_too_long_is_an_error),
+		cmocka_unit_test(test_design_example_lines_not_yet_supported_say_why),
+		cmocka_unit_test(test_command_line_errors_name_the_argument),
+		cmocka_unit_test(test_file_parses_every_statement),
+		cmocka_unit_test(test_file_error_names_file_line_and_column),
+		cmocka_unit_test(test_file_with_one_bad_line_leaves_cfg_empty),
+		cmocka_unit_test(test_file_that_cannot_be_read_reports_strerror),
+		cmocka_unit_test(test_parse_cidr_accepts_addresses_and_prefixes),
+		cmocka_unit_test(test_parse_cidr_rejects_garbage),
+		cmocka_unit_test(test_add_and_del_cidr),
+		cmocka_unit_test(test_find_rule),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

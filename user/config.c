@@ -1,0 +1,1229 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The rule language. A statement is split into a private copy of its text,
+ * parsed into locals and only then copied into the config, so a rejected
+ * statement never leaves half of itself behind.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "config.h"
+#include "sluice_limiter.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define NS_PER_MS	1000000ull
+#define NS_PER_S	1000000000ull
+
+/* What sluice_limiter.h asks of callers, so its 48.16 math cannot overflow. */
+#define MAX_COUNT	(1ull << 40)
+#define MAX_PERIOD_NS	(1ull << 48)
+
+/*
+ * The controller turns burst into a tolerance in nanoseconds; bounding it
+ * well below 2^63 keeps that product and every "now + tolerance" in range.
+ */
+#define MAX_TOLERANCE_NS	(100ull * 365 * 86400 * NS_PER_S)
+
+#define MIN_KEYS	1024u
+#define MAX_KEYS	16777216u
+
+/* Packets and bytes a rate may pass at once unless told: 100 ms worth. */
+#define BURST_WINDOW_NS		(100 * NS_PER_MS)
+/* A byte budget below one maximal frame would never pass that frame. */
+#define MIN_BYTE_BURST		65536
+
+struct word {
+	const char *name;
+	uint64_t value;
+};
+
+static const struct word durations[] = {
+	{ "d", 86400 * NS_PER_S },
+	{ "h", 3600 * NS_PER_S },
+	{ "m", 60 * NS_PER_S },
+	{ "s", NS_PER_S },
+	{ "ms", NS_PER_MS },
+};
+
+static const struct word sizes[] = {
+	{ "B", 1 },
+	{ "KB", 1ull << 10 },
+	{ "MB", 1ull << 20 },
+	{ "GB", 1ull << 30 },
+};
+
+/* Bits per second, as bytes per second: 1000 bits are always 125 bytes. */
+static const struct word bit_rates[] = {
+	{ "kbit", 125 },
+	{ "mbit", 125000 },
+	{ "gbit", 125000000 },
+};
+
+static const struct word protocols[] = {
+	{ "tcp", IPPROTO_TCP },
+	{ "udp", IPPROTO_UDP },
+	{ "icmp", IPPROTO_ICMP },
+	{ "icmpv6", IPPROTO_ICMPV6 },
+};
+
+struct tok {
+	char *s;
+	size_t col;		/* 1-based byte column in the line */
+};
+
+struct parser {
+	const char *source;	/* NULL: a command line */
+	unsigned line;
+	struct sl_error *err;
+	struct tok *tok;
+	unsigned n;		/* tokens on the line */
+	unsigned i;		/* the next token to read */
+	size_t eol_col;		/* where a missing token is reported */
+};
+
+static const char *tok_at(const struct parser *p, unsigned t)
+{
+	return t < p->n ? p->tok[t].s : NULL;
+}
+
+/*
+ * Every message starts with where: the byte column in a file, the argument
+ * number on a command line, so the user can find the word either way.
+ */
+__attribute__((format(printf, 4, 5)))
+static int fail_at(struct parser *p, unsigned t, size_t off,
+		   const char *fmt, ...)
+{
+	size_t size = sizeof(p->err->msg);
+	size_t col = t < p->n ? p->tok[t].col + off : p->eol_col;
+	va_list ap;
+	int n;
+
+	if (p->source)
+		n = snprintf(p->err->msg, size, "%s:%u:%zu: ", p->source,
+			     p->line, col);
+	else
+		n = snprintf(p->err->msg, size, "argument %u: ", t + 1);
+	if (n < 0 || (size_t)n >= size)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg + n, size - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* "expected WHAT, got ..." about part of a token, such as one list item. */
+static int bad_item(struct parser *p, unsigned t, size_t off, size_t len,
+		    const char *what)
+{
+	return fail_at(p, t, off, "expected %s, got \"%.*s\"", what, (int)len,
+		       p->tok[t].s + off);
+}
+
+static int bad_token(struct parser *p, unsigned t, const char *what)
+{
+	return bad_item(p, t, 0, strlen(p->tok[t].s), what);
+}
+
+/* "expected WHAT after "KEYWORD", got ..." about the token after a keyword. */
+static int bad_value(struct parser *p, unsigned t, const char *what)
+{
+	const char *kw = p->tok[t - 1].s;
+
+	if (t >= p->n)
+		return fail_at(p, t, 0, "expected %s after \"%s\", got end of line",
+			       what, kw);
+	return fail_at(p, t, 0, "expected %s after \"%s\", got \"%s\"", what, kw,
+		       p->tok[t].s);
+}
+
+static int end_of_line(struct parser *p)
+{
+	if (p->i < p->n)
+		return bad_token(p, p->i, "end of line");
+	return 0;
+}
+
+static int given_twice(struct parser *p, unsigned t)
+{
+	return fail_at(p, t, 0, "\"%s\" given twice", p->tok[t].s);
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+/* Splits text at whitespace, up to a '#' anywhere: the rest is a comment. */
+static int tokenize(struct parser *p, const char *text)
+{
+	size_t len = strlen(text), at = 0;
+	/* A token and its separator take two bytes, so this many always fit. */
+	size_t max = len / 2 + 1;
+	char *s;
+
+	p->tok = malloc(max * sizeof(*p->tok) + len + 1);
+	if (!p->tok)
+		return -ENOMEM;
+	s = (char *)(p->tok + max);
+	memcpy(s, text, len + 1);
+	p->n = 0;
+	p->i = 0;
+	p->eol_col = 1;
+	while (s[at] && s[at] != '#') {
+		if (is_space(s[at])) {
+			at++;
+			continue;
+		}
+		p->tok[p->n].s = s + at;
+		p->tok[p->n].col = at + 1;
+		p->n++;
+		while (s[at] && s[at] != '#' && !is_space(s[at]))
+			at++;
+		p->eol_col = at + 1;
+		if (s[at] == '#') {
+			s[at] = '\0';
+			break;
+		}
+		if (s[at])
+			s[at++] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * Decimal digits at s. Saturates rather than wraps, so a range check sees
+ * a huge number as huge. Returns how many digits there were.
+ */
+static size_t scan_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		unsigned d = s[i] - '0';
+
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+	}
+	*out = v;
+	return i;
+}
+
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* A whole token that is a plain decimal number. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	size_t len = s ? scan_u64(s, out) : 0;
+
+	return len && !s[len];
+}
+
+/* The entry of tab whose name s starts with, followed directly by `end`. */
+static const struct word *suffix_at(const struct word *tab, size_t n,
+				    const char *s, char end)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(tab[i].name);
+		if (!strncmp(s, tab[i].name, len) && s[len] == end)
+			return &tab[i];
+	}
+	return NULL;
+}
+
+/*
+ * N, or N followed by one of B KB MB GB. *has_unit tells a packet burst
+ * apart from a size given by mistake.
+ */
+static bool parse_size(const char *s, uint64_t *out, bool *has_unit)
+{
+	const struct word *u;
+	uint64_t n;
+	size_t len;
+
+	len = s ? scan_u64(s, &n) : 0;
+	if (!len)
+		return false;
+	*has_unit = s[len] != '\0';
+	if (!*has_unit) {
+		*out = n;
+		return true;
+	}
+	u = suffix_at(sizes, ARRAY_SIZE(sizes), s + len, '\0');
+	if (!u)
+		return false;
+	*out = mul_sat(n, u->value);
+	return true;
+}
+
+static bool cidr_equal(const struct sl_cidr *a, const struct sl_cidr *b)
+{
+	return a->family == b->family && a->prefixlen == b->prefixlen &&
+	       !memcmp(a->addr, b->addr, a->family == SL_FAM_IP4 ? 4 : 16);
+}
+
+/*
+ * Returns 0, -EINVAL for anything that is not an address with an optional
+ * prefix length, or 1 when host bits are set (out then holds the network,
+ * for the "did you mean" hint).
+ */
+static int cidr_parse(const char *text, size_t len, struct sl_cidr *out)
+{
+	const char *slash = memchr(text, '/', len);
+	size_t alen = slash ? (size_t)(slash - text) : len;
+	char addr[INET6_ADDRSTRLEN];
+	struct sl_cidr c = { 0 };
+	unsigned max, plen, i;
+	bool host = false;
+	int af;
+
+	if (alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, text, alen);
+	addr[alen] = '\0';
+	if (memchr(addr, ':', alen)) {
+		af = AF_INET6;
+		c.family = SL_FAM_IP6;
+		max = 128;
+	} else {
+		af = AF_INET;
+		c.family = SL_FAM_IP4;
+		max = 32;
+	}
+	if (inet_pton(af, addr, c.addr) != 1)
+		return -EINVAL;
+	plen = max;
+	if (slash) {
+		const char *d = slash + 1;
+		size_t dlen = text + len - d;
+
+		/* Three digits cover /128; more would only be leading zeros. */
+		if (dlen < 1 || dlen > 3)
+			return -EINVAL;
+		plen = 0;
+		for (i = 0; i < dlen; i++) {
+			if (d[i] < '0' || d[i] > '9')
+				return -EINVAL;
+			plen = plen * 10 + (d[i] - '0');
+		}
+		if (plen > max)
+			return -EINVAL;
+	}
+	c.prefixlen = plen;
+	for (i = 0; i < sizeof(c.addr); i++) {
+		unsigned bits = plen > i * 8 ? plen - i * 8 : 0;
+		/* The low byte of 0xff00 >> bits is `bits` leading ones. */
+		uint8_t mask = 0xff00 >> (bits < 8 ? bits : 8);
+
+		if (c.addr[i] & ~mask)
+			host = true;
+		c.addr[i] &= mask;
+	}
+	*out = c;
+	return host;
+}
+
+int config_parse_cidr(const char *text, struct sl_cidr *out)
+{
+	struct sl_cidr c;
+
+	if (cidr_parse(text, strlen(text), &c))
+		return -EINVAL;
+	*out = c;
+	return 0;
+}
+
+void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	inet_ntop(cidr->family == SL_FAM_IP4 ? AF_INET : AF_INET6, cidr->addr,
+		  addr, sizeof(addr));
+	snprintf(buf, len, "%s/%u", addr, cidr->prefixlen);
+}
+
+/* One item of a comma list, or a whole token: errors point into the token. */
+static int parse_cidr_at(struct parser *p, unsigned t, size_t off, size_t len,
+			 struct sl_cidr *out)
+{
+	const char *s = p->tok[t].s + off;
+	char hint[INET6_ADDRSTRLEN + 4];
+	int ret = cidr_parse(s, len, out);
+
+	if (ret < 0)
+		return bad_item(p, t, off, len, "an address or CIDR");
+	if (ret) {
+		config_format_cidr(out, hint, sizeof(hint));
+		return fail_at(p, t, off,
+			       "host bits set in %.*s; did you mean %s?",
+			       (int)len, s, hint);
+	}
+	return 0;
+}
+
+static void cidr_list(struct sl_config *cfg, bool deny, struct sl_cidr ***v,
+		      size_t **n, size_t **cap)
+{
+	*v = deny ? &cfg->deny : &cfg->allow;
+	*n = deny ? &cfg->n_deny : &cfg->n_allow;
+	*cap = deny ? &cfg->cap_deny : &cfg->cap_allow;
+}
+
+static int cidr_reserve(struct sl_config *cfg, bool deny, size_t extra)
+{
+	struct sl_cidr **v, *nv;
+	size_t *n, *cap, want, ncap;
+
+	cidr_list(cfg, deny, &v, &n, &cap);
+	want = *n + extra;
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < want)
+		ncap *= 2;
+	nv = realloc(*v, ncap * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
+int config_add_cidr(struct sl_config *cfg, bool deny,
+		    const struct sl_cidr *cidr)
+{
+	struct sl_cidr **v;
+	size_t *n, *cap, i;
+	int ret;
+
+	cidr_list(cfg, deny, &v, &n, &cap);
+	for (i = 0; i < *n; i++)
+		if (cidr_equal(&(*v)[i], cidr))
+			return 0;
+	ret = cidr_reserve(cfg, deny, 1);
+	if (ret)
+		return ret;
+	(*v)[(*n)++] = *cidr;
+	return 0;
+}
+
+int config_del_cidr(struct sl_config *cfg, bool deny,
+		    const struct sl_cidr *cidr)
+{
+	struct sl_cidr **v;
+	size_t *n, *cap, i;
+
+	cidr_list(cfg, deny, &v, &n, &cap);
+	for (i = 0; i < *n; i++) {
+		if (cidr_equal(&(*v)[i], cidr)) {
+			memmove(&(*v)[i], &(*v)[i + 1],
+				(*n - i - 1) * sizeof(**v));
+			(*n)--;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+void config_init(struct sl_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_free(struct sl_config *cfg)
+{
+	free(cfg->allow);
+	free(cfg->deny);
+	config_init(cfg);
+}
+
+int config_find_rule(const struct sl_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->n_rules; i++)
+		if (!strcmp(cfg->rules[i].name, name))
+			return i;
+	return -1;
+}
+
+/* The kernel's dev_valid_name(), less what a token cannot hold anyway. */
+static bool valid_ifname(const char *s)
+{
+	return strcmp(s, ".") && strcmp(s, "..") && !strpbrk(s, "/:");
+}
+
+static int parse_interface(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *name = tok_at(p, t), *s;
+	uint8_t mode = SL_MODE_UNSET;
+
+	if (cfg->iface[0])
+		return given_twice(p, 0);
+	if (!name || !valid_ifname(name))
+		return bad_value(p, t, "an interface name");
+	if (strlen(name) >= IF_NAMESIZE)
+		return fail_at(p, t, 0,
+			       "interface name \"%s\" is longer than %d characters",
+			       name, IF_NAMESIZE - 1);
+	if (p->i < p->n) {
+		if (strcmp(p->tok[p->i].s, "mode"))
+			return bad_token(p, p->i, "\"mode\" or end of line");
+		p->i++;
+		t = p->i++;
+		s = tok_at(p, t);
+		if (s && !strcmp(s, "native"))
+			mode = SL_MODE_NATIVE;
+		else if (s && !strcmp(s, "generic"))
+			mode = SL_MODE_GENERIC;
+		else
+			return bad_value(p, t, "native or generic");
+	}
+	if (end_of_line(p))
+		return -EINVAL;
+	strcpy(cfg->iface, name);
+	cfg->mode = mode;
+	return 0;
+}
+
+static int parse_malformed(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	uint8_t policy;
+
+	if (cfg->malformed_set)
+		return given_twice(p, 0);
+	if (s && !strcmp(s, "pass"))
+		policy = SL_MALFORMED_PASS;
+	else if (s && !strcmp(s, "drop"))
+		policy = SL_MALFORMED_DROP;
+	else
+		return bad_value(p, t, "pass or drop");
+	if (end_of_line(p))
+		return -EINVAL;
+	cfg->malformed = policy;
+	cfg->malformed_set = true;
+	return 0;
+}
+
+static int parse_keys(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	uint64_t n;
+	size_t len;
+
+	if (cfg->keys)
+		return given_twice(p, 0);
+	len = s ? scan_u64(s, &n) : 0;
+	if (!len || (s[len] && strcmp(s + len, "k") && strcmp(s + len, "M")))
+		return bad_value(p, t, "a key count like 262144 or 256k");
+	if (s[len])
+		n = mul_sat(n, s[len] == 'k' ? 1024 : 1048576);
+	if (n < MIN_KEYS || n > MAX_KEYS)
+		return fail_at(p, t, 0, "keys must be %u..%u, got \"%s\"",
+			       MIN_KEYS, MAX_KEYS, s);
+	if (end_of_line(p))
+		return -EINVAL;
+	cfg->keys = n;
+	return 0;
+}
+
+/* Checks every address first, so a bad one adds none of the line's. */
+static int parse_set(struct parser *p, struct sl_config *cfg, bool deny)
+{
+	unsigned first = p->i, t;
+	struct sl_cidr c;
+	int ret;
+
+	if (first >= p->n)
+		return bad_value(p, first, "an address or CIDR");
+	for (t = first; t < p->n; t++) {
+		ret = parse_cidr_at(p, t, 0, strlen(p->tok[t].s), &c);
+		if (ret)
+			return ret;
+	}
+	if (cidr_reserve(cfg, deny, p->n - first)) {
+		fail_at(p, first, 0, "out of memory");
+		return -ENOMEM;
+	}
+	for (t = first; t < p->n; t++) {
+		cidr_parse(p->tok[t].s, strlen(p->tok[t].s), &c);
+		config_add_cidr(cfg, deny, &c);
+	}
+	return 0;
+}
+
+static int parse_allow(struct parser *p, struct sl_config *cfg)
+{
+	return parse_set(p, cfg, false);
+}
+
+static int parse_deny(struct parser *p, struct sl_config *cfg)
+{
+	return parse_set(p, cfg, true);
+}
+
+enum {
+	CL_FAMILY	= 1 << 0,
+	CL_PROTO	= 1 << 1,
+	CL_DPORT	= 1 << 2,
+	CL_SYN		= 1 << 3,
+	CL_FROM		= 1 << 4,
+	CL_KEY		= 1 << 5,
+	CL_RATE		= 1 << 6,
+	CL_BURST	= 1 << 7,
+	CL_ACTION	= 1 << 8,
+	CL_PREFIX4	= 1 << 9,
+	CL_PREFIX6	= 1 << 10,
+};
+
+struct rule_ctx {
+	struct sl_rule_spec r;
+	unsigned given;		/* CL_* of the clauses seen so far */
+	unsigned prev;		/* CL_* of the clause just before */
+	/* Each limit's rate and burst (its rate's if none), for messages. */
+	unsigned rate_tok[SL_MAX_LIMITS];
+	unsigned burst_tok[SL_MAX_LIMITS];
+};
+
+#define FAM_BIT(f)	(1u << (f))
+
+static const char *family_name(unsigned families)
+{
+	return families == FAM_BIT(SL_FAM_IP4) ? "ip4" : "ip6";
+}
+
+static const char *proto_name(uint8_t proto, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(protocols); i++)
+		if (protocols[i].value == proto)
+			return protocols[i].name;
+	snprintf(buf, len, "%u", proto);
+	return buf;
+}
+
+static int clause_family(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (s && !strcmp(s, "ip4"))
+		c->r.families = FAM_BIT(SL_FAM_IP4);
+	else if (s && !strcmp(s, "ip6"))
+		c->r.families = FAM_BIT(SL_FAM_IP6);
+	else
+		return bad_value(p, t, "ip4 or ip6");
+	return 0;
+}
+
+/* Protocol 0 is not a transport; "any protocol" is leaving proto out. */
+static int clause_proto(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	uint64_t n;
+	size_t i;
+
+	for (i = 0; s && i < ARRAY_SIZE(protocols); i++) {
+		if (!strcmp(s, protocols[i].name)) {
+			c->r.proto = protocols[i].value;
+			return 0;
+		}
+	}
+	if (!parse_u64(s, &n) || n < 1 || n > 255)
+		return bad_value(p, t,
+				 "a protocol (tcp, udp, icmp, icmpv6 or 1..255)");
+	c->r.proto = n;
+	return 0;
+}
+
+static int clause_dport(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	size_t off = 0, len, d;
+	uint64_t lo, hi;
+
+	if (!s)
+		return bad_value(p, t, "a port list");
+	for (;;) {
+		len = strcspn(s + off, ",");
+		d = scan_u64(s + off, &lo);
+		hi = lo;
+		if (d && s[off + d] == '-') {
+			size_t d2 = scan_u64(s + off + d + 1, &hi);
+
+			d = d2 ? d + 1 + d2 : 0;
+		}
+		if (!d || d != len)
+			return bad_item(p, t, off, len,
+					"a port or a range like 8000-8080");
+		if (lo > 65535 || hi > 65535)
+			return fail_at(p, t, off,
+				       "port %.*s is out of range 0..65535",
+				       (int)len, s + off);
+		if (lo > hi)
+			return fail_at(p, t, off,
+				       "port range %.*s ends before it starts",
+				       (int)len, s + off);
+		if (c->r.n_ports == SL_MAX_PORT_RANGES)
+			return fail_at(p, t, off,
+				       "more than %d ports or ranges after \"dport\"",
+				       SL_MAX_PORT_RANGES);
+		c->r.ports[c->r.n_ports].lo = lo;
+		c->r.ports[c->r.n_ports].hi = hi;
+		c->r.n_ports++;
+		if (!s[off + len])
+			return 0;
+		off += len + 1;
+	}
+}
+
+static int clause_syn(struct parser *p, struct rule_ctx *c)
+{
+	c->r.syn = true;
+	return 0;
+}
+
+static int clause_from(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	size_t off = 0, len;
+	int ret;
+
+	if (!s)
+		return bad_value(p, t, "a CIDR list");
+	for (;;) {
+		len = strcspn(s + off, ",");
+		if (c->r.n_from == SL_MAX_FROM)
+			return fail_at(p, t, off,
+				       "more than %d CIDRs after \"from\"",
+				       SL_MAX_FROM);
+		ret = parse_cidr_at(p, t, off, len, &c->r.from[c->r.n_from]);
+		if (ret)
+			return ret;
+		c->r.n_from++;
+		if (!s[off + len])
+			return 0;
+		off += len + 1;
+	}
+}
+
+static int key_prefix(struct parser *p, struct rule_ctx *c, unsigned bit,
+		      unsigned max, uint8_t *out)
+{
+	unsigned t = p->i++;
+	uint64_t n;
+
+	if (c->given & bit)
+		return given_twice(p, t);
+	c->given |= bit;
+	t = p->i++;
+	if (!parse_u64(tok_at(p, t), &n) || n > max)
+		return bad_value(p, t, max == 32 ? "a prefix length 0..32" :
+						   "a prefix length 0..128");
+	*out = n;
+	return 0;
+}
+
+static int clause_key(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	int ret;
+
+	if (s && !strcmp(s, "dport")) {
+		c->r.key_type = SL_KEY_DPORT;
+		return 0;
+	}
+	if (s && !strcmp(s, "global")) {
+		c->r.key_type = SL_KEY_GLOBAL;
+		return 0;
+	}
+	if (!s || strcmp(s, "src"))
+		return bad_value(p, t, "src, dport or global");
+	c->r.key_type = SL_KEY_SRC;
+	while ((s = tok_at(p, p->i))) {
+		if (!strcmp(s, "prefix4"))
+			ret = key_prefix(p, c, CL_PREFIX4, 32, &c->r.prefix4);
+		else if (!strcmp(s, "prefix6"))
+			ret = key_prefix(p, c, CL_PREFIX6, 128, &c->r.prefix6);
+		else
+			return 0;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * N/[M]UNIT counts packets, SIZE/[M]UNIT bytes, and a bit rate bytes per
+ * second. The bounds are those of the fixed-point math in sluice_limiter.h.
+ */
+static int clause_rate(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t), *q;
+	struct sl_limit_spec lim = { .kind = SL_LIMIT_RATE };
+	const struct word *u, *d;
+	uint64_t n, per;
+	size_t len;
+
+	if (c->r.n_limits == SL_MAX_LIMITS)
+		return fail_at(p, t - 1, 0, "more than %d rates in one rule",
+			       SL_MAX_LIMITS);
+	len = s ? scan_u64(s, &n) : 0;
+	if (!len)
+		goto syntax;
+	q = s + len;
+	if (*q == '/') {
+		lim.unit = SL_UNIT_PACKETS;
+		q++;
+	} else if ((u = suffix_at(sizes, ARRAY_SIZE(sizes), q, '/'))) {
+		lim.unit = SL_UNIT_BYTES;
+		n = mul_sat(n, u->value);
+		q += strlen(u->name) + 1;
+	} else if ((u = suffix_at(bit_rates, ARRAY_SIZE(bit_rates), q, '\0'))) {
+		lim.unit = SL_UNIT_BYTES;
+		n = mul_sat(n, u->value);
+		/* Bit rates are per second, the period the table reads here. */
+		q = "s";
+	} else {
+		goto syntax;
+	}
+	len = scan_u64(q, &per);
+	if (!len)
+		per = 1;
+	d = suffix_at(durations, ARRAY_SIZE(durations), q + len, '\0');
+	if (!d)
+		goto syntax;
+	lim.count = n;
+	lim.period_ns = mul_sat(per, d->value);
+	if (!n || n > MAX_COUNT)
+		return fail_at(p, t, 0,
+			       "rate \"%s\" must allow 1..%llu units per period",
+			       s, MAX_COUNT);
+	if (!per)
+		return fail_at(p, t, 0, "rate \"%s\" has a zero period", s);
+	if (lim.period_ns >= MAX_PERIOD_NS)
+		return fail_at(p, t, 0,
+			       "rate \"%s\" has a period longer than 78h", s);
+	if (!sl_gcra_interval_fp(lim.period_ns, lim.count))
+		return fail_at(p, t, 0,
+			       "rate \"%s\" is faster than the limiter can count",
+			       s);
+	c->rate_tok[c->r.n_limits] = t;
+	c->burst_tok[c->r.n_limits] = t;
+	c->r.limits[c->r.n_limits++] = lim;
+	return 0;
+syntax:
+	return bad_value(p, t, "a rate like 100/s, 2MB/s or 100mbit");
+}
+
+static int clause_burst(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	struct sl_limit_spec *lim;
+	bool has_unit = false;
+	uint64_t n;
+
+	if (c->prev != CL_RATE)
+		return fail_at(p, t - 1, 0, "\"burst\" must come right after a rate");
+	lim = &c->r.limits[c->r.n_limits - 1];
+	if (lim->unit == SL_UNIT_PACKETS) {
+		if (parse_size(s, &n, &has_unit) && has_unit)
+			return fail_at(p, t, 0,
+				       "burst for a packet rate is a packet count, got \"%s\"",
+				       s);
+		if (!parse_u64(s, &n))
+			return bad_value(p, t, "a packet count");
+	} else if (!parse_size(s, &n, &has_unit)) {
+		return bad_value(p, t, "a size like 64KB or 65536");
+	}
+	if (!n || n > MAX_COUNT)
+		return fail_at(p, t, 0, "burst must be 1..%llu, got \"%s\"",
+			       MAX_COUNT, s);
+	lim->burst = n;
+	c->burst_tok[c->r.n_limits - 1] = t;
+	return 0;
+}
+
+static int clause_action(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (s && !strcmp(s, "drop"))
+		c->r.action = SL_ACT_DROP;
+	else if (s && !strcmp(s, "pass"))
+		c->r.action = SL_ACT_PASS;
+	else if (s && (!strcmp(s, "reject") || !strcmp(s, "mark")))
+		return fail_at(p, t, 0, "action %s is not supported yet", s);
+	else
+		return bad_value(p, t, "drop or pass");
+	return 0;
+}
+
+static const struct clause {
+	const char *name;
+	unsigned bit;
+	bool repeats;
+	int (*parse)(struct parser *p, struct rule_ctx *c);
+} clauses[] = {
+	{ "family", CL_FAMILY, false, clause_family },
+	{ "proto", CL_PROTO, false, clause_proto },
+	{ "dport", CL_DPORT, false, clause_dport },
+	{ "syn", CL_SYN, false, clause_syn },
+	{ "from", CL_FROM, false, clause_from },
+	{ "key", CL_KEY, false, clause_key },
+	{ "rate", CL_RATE, true, clause_rate },
+	{ "burst", CL_BURST, true, clause_burst },
+	{ "action", CL_ACTION, false, clause_action },
+};
+
+/* Accepted by the language, not yet by the data path: refuse, never ignore. */
+static const char *const later_clauses[] = {
+	"window", "conns", "scope", "ban", "warmup", "on-full",
+};
+
+static const struct clause *find_clause(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(clauses); i++)
+		if (!strcmp(name, clauses[i].name))
+			return &clauses[i];
+	return NULL;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], s))
+			return true;
+	return false;
+}
+
+/*
+ * Run after each clause. The rule was consistent before it, so a conflict
+ * is this clause's doing and is reported at its keyword.
+ */
+static int check_clause(struct parser *p, const struct rule_ctx *c,
+			unsigned t)
+{
+	const struct sl_rule_spec *r = &c->r;
+	bool l4_ports = !r->proto || r->proto == IPPROTO_TCP ||
+		     r->proto == IPPROTO_UDP;
+	char num[4], cidr[INET6_ADDRSTRLEN + 4];
+	const char *proto = proto_name(r->proto, num, sizeof(num));
+	unsigned i;
+
+	if ((r->families == FAM_BIT(SL_FAM_IP6) && r->proto == IPPROTO_ICMP) ||
+	    (r->families == FAM_BIT(SL_FAM_IP4) && r->proto == IPPROTO_ICMPV6))
+		return fail_at(p, t, 0,
+			       "proto %s is %s only but the rule is family %s",
+			       proto, r->proto == IPPROTO_ICMP ? "IPv4" : "IPv6",
+			       family_name(r->families));
+	if (r->syn && r->proto && r->proto != IPPROTO_TCP)
+		return fail_at(p, t, 0, "syn needs proto tcp, not %s", proto);
+	if (r->n_ports && !l4_ports)
+		return fail_at(p, t, 0, "dport needs proto tcp or udp, not %s",
+			       proto);
+	if (r->key_type == SL_KEY_DPORT && !l4_ports)
+		return fail_at(p, t, 0,
+			       "key dport needs proto tcp or udp, not %s", proto);
+	for (i = 0; r->families && i < r->n_from; i++) {
+		if (FAM_BIT(r->from[i].family) == r->families)
+			continue;
+		config_format_cidr(&r->from[i], cidr, sizeof(cidr));
+		return fail_at(p, t, 0, "%s is %s but the rule is family %s",
+			       cidr, r->from[i].family == SL_FAM_IP4 ?
+			       "IPv4" : "IPv6", family_name(r->families));
+	}
+	return 0;
+}
+
+static const char *period_text(uint64_t ns, char *buf, size_t len)
+{
+	unsigned i = 0;
+
+	/* Every period is whole milliseconds, the last unit tried. */
+	while (ns % durations[i].value)
+		i++;
+	if (ns == durations[i].value)
+		return durations[i].name;
+	snprintf(buf, len, "%" PRIu64 "%s", ns / durations[i].value,
+		 durations[i].name);
+	return buf;
+}
+
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct text *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len = n < 0 || (size_t)n >= b->cap - b->len ? b->cap : b->len + n;
+}
+
+/*
+ * The statement `rule list` prints and a rebuild re-parses: every default
+ * spelled out, so the text alone reproduces the spec field for field.
+ */
+static bool canonical_text(struct sl_rule_spec *r)
+{
+	struct text b = { r->text, 0, sizeof(r->text) };
+	char num[4], buf[INET6_ADDRSTRLEN + 4];
+	unsigned i;
+
+	put(&b, "rule %s", r->name);
+	if (r->families)
+		put(&b, " family %s", family_name(r->families));
+	if (r->proto)
+		put(&b, " proto %s", proto_name(r->proto, num, sizeof(num)));
+	for (i = 0; i < r->n_ports; i++) {
+		put(&b, "%s%u", i ? "," : " dport ", r->ports[i].lo);
+		if (r->ports[i].hi != r->ports[i].lo)
+			put(&b, "-%u", r->ports[i].hi);
+	}
+	if (r->syn)
+		put(&b, " syn");
+	for (i = 0; i < r->n_from; i++) {
+		config_format_cidr(&r->from[i], buf, sizeof(buf));
+		put(&b, "%s%s", i ? "," : " from ", buf);
+	}
+	if (r->key_type == SL_KEY_SRC)
+		put(&b, " key src prefix4 %u prefix6 %u", r->prefix4,
+		    r->prefix6);
+	else
+		put(&b, " key %s", r->key_type == SL_KEY_DPORT ? "dport" :
+							       "global");
+	for (i = 0; i < r->n_limits; i++) {
+		const struct sl_limit_spec *l = &r->limits[i];
+		const char *b_unit = l->unit == SL_UNIT_BYTES ? "B" : "";
+
+		put(&b, " rate %" PRIu64 "%s/%s burst %" PRIu64 "%s", l->count,
+		    b_unit, period_text(l->period_ns, buf, sizeof(buf)),
+		    l->burst, b_unit);
+	}
+	put(&b, " action %s", r->action == SL_ACT_PASS ? "pass" : "drop");
+	return b.len < b.cap;
+}
+
+static bool valid_rule_name(const char *s)
+{
+	static const char extra[] = "_.-";
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		bool alnum = (s[i] >= 'a' && s[i] <= 'z') ||
+			     (s[i] >= 'A' && s[i] <= 'Z') ||
+			     (s[i] >= '0' && s[i] <= '9');
+
+		if (!alnum && (!i || !strchr(extra, s[i])))
+			return false;
+	}
+	return i >= 1 && i < SL_NAME_LEN;
+}
+
+static int finish_rule(struct parser *p, struct rule_ctx *c)
+{
+	struct sl_rule_spec *r = &c->r;
+	unsigned i;
+
+	if (!r->n_limits)
+		return fail_at(p, p->n, 0, "rule \"%s\" has no rate", r->name);
+	if (r->syn && !r->proto)
+		r->proto = IPPROTO_TCP;
+	for (i = 0; i < r->n_limits; i++) {
+		struct sl_limit_spec *l = &r->limits[i];
+		uint64_t floor = l->unit == SL_UNIT_BYTES ? MIN_BYTE_BURST : 1;
+		unsigned __int128 tol;
+
+		if (!l->burst) {
+			l->burst = (unsigned __int128)l->count *
+				   BURST_WINDOW_NS / l->period_ns;
+			if (l->burst < floor)
+				l->burst = floor;
+		}
+		tol = (unsigned __int128)l->burst * l->period_ns / l->count;
+		if (tol > MAX_TOLERANCE_NS)
+			return fail_at(p, c->burst_tok[i], 0,
+				       "burst %" PRIu64 " at rate \"%s\" takes more than 100 years to refill",
+				       l->burst, p->tok[c->rate_tok[i]].s);
+	}
+	if (!canonical_text(r))
+		return fail_at(p, 1, 0,
+			       "rule \"%s\" is longer than %d characters when written out in full",
+			       r->name, SL_RULE_TEXT_LEN - 1);
+	return 0;
+}
+
+static int parse_rule(struct parser *p, struct sl_config *cfg)
+{
+	struct rule_ctx c = { .r = { .prefix4 = 32, .prefix6 = 128 } };
+	unsigned t = p->i++;
+	const char *name = tok_at(p, t);
+	const struct clause *cl;
+	int idx, ret;
+
+	if (cfg->n_rules == SL_MAX_RULES)
+		return fail_at(p, 0, 0, "too many rules (at most %d)",
+			       SL_MAX_RULES);
+	if (!name || !valid_rule_name(name))
+		return bad_value(p, t,
+				 "a rule name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit)");
+	idx = config_find_rule(cfg, name);
+	if (idx >= 0 && cfg->rules[idx].line)
+		return fail_at(p, t, 0, "rule \"%s\" already defined at line %u",
+			       name, cfg->rules[idx].line);
+	if (idx >= 0)
+		return fail_at(p, t, 0, "rule \"%s\" already exists", name);
+	strcpy(c.r.name, name);
+	while (p->i < p->n) {
+		t = p->i++;
+		name = p->tok[t].s;
+		cl = find_clause(name);
+		if (!cl && in_list(later_clauses, ARRAY_SIZE(later_clauses),
+				   name))
+			return fail_at(p, t, 0, "%s is not supported yet", name);
+		if (!cl && (!strcmp(name, "prefix4") || !strcmp(name, "prefix6")))
+			return fail_at(p, t, 0,
+				       "%s must come right after \"key src\"",
+				       name);
+		if (!cl)
+			return bad_token(p, t,
+					 "one of family, proto, dport, syn, from, key, rate, burst, action");
+		if (!cl->repeats && (c.given & cl->bit))
+			return given_twice(p, t);
+		c.given |= cl->bit;
+		ret = cl->parse(p, &c);
+		if (!ret)
+			ret = check_clause(p, &c, t);
+		if (ret)
+			return ret;
+		c.prev = cl->bit;
+	}
+	ret = finish_rule(p, &c);
+	if (ret)
+		return ret;
+	c.r.line = p->line;
+	cfg->rules[cfg->n_rules++] = c.r;
+	return 0;
+}
+
+static const struct statement {
+	const char *name;
+	int (*parse)(struct parser *p, struct sl_config *cfg);
+} statements[] = {
+	{ "interface", parse_interface },
+	{ "malformed", parse_malformed },
+	{ "keys", parse_keys },
+	{ "allow", parse_allow },
+	{ "deny", parse_deny },
+	{ "rule", parse_rule },
+};
+
+static const char *const later_statements[] = {
+	"breaker", "cluster", "metrics",
+};
+
+static int parse_statement(struct parser *p, struct sl_config *cfg)
+{
+	const char *kw = p->tok[0].s;
+	size_t i;
+
+	p->i = 1;
+	for (i = 0; i < ARRAY_SIZE(statements); i++)
+		if (!strcmp(kw, statements[i].name))
+			return statements[i].parse(p, cfg);
+	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
+		return fail_at(p, 0, 0, "%s is not supported yet", kw);
+	return bad_token(p, 0,
+			 "a statement (interface, malformed, keys, allow, deny, rule)");
+}
+
+int config_parse_line(struct sl_config *cfg, const char *text,
+		      const char *source, unsigned line, struct sl_error *err)
+{
+	struct parser p = { .source = source, .line = line, .err = err };
+	int ret;
+
+	if (tokenize(&p, text)) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -ENOMEM;
+	}
+	ret = p.n ? parse_statement(&p, cfg) : 0;
+	free(p.tok);
+	return ret;
+}
+
+static int read_error(struct sl_error *err, const char *path, int ret)
+{
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-ret));
+	return ret;
+}
+
+int config_parse_file(struct sl_config *cfg, const char *path,
+		      struct sl_error *err)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	unsigned line = 0;
+	int ret = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		ret = read_error(err, path, -errno);
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		if (getline(&buf, &cap, f) < 0) {
+			if (!feof(f))
+				ret = read_error(err, path,
+						 errno ? -errno : -EIO);
+			break;
+		}
+		ret = config_parse_line(cfg, buf, path, ++line, err);
+		if (ret)
+			break;
+	}
+	free(buf);
+	fclose(f);
+out:
+	if (ret)
+		config_free(cfg);
+	return ret;
+}
