@@ -40,7 +40,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS  := $(patsubst tests/bpf/%.c,$(OUT)/tests/%,$(BPFT_SRCS))
 
-.PHONY: all deps test test-unit test-bpf test-e2e demo bench install clean
+.PHONY: all deps test test-unit test-bpf test-e2e demo install clean
 .DELETE_ON_ERROR:
 
 all: $(OUT)/sluice
@@ -107,3 +107,6 @@ clean:
 	$(Q)rm -rf $(OUT)
 
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)
+
+# Layers with their own targets and files: bench (make bench).
+-include tests/bench/bench.mk
