@@ -168,7 +168,9 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
  * Spends `cost_ns` from one limit of one key. The compare-and-swap on the
  * single TAT word is what makes two CPUs together admit no more than the
  * rate; a key so contended that SL_CAS_TRIES attempts all lose is refused
- * rather than admitted unaccounted.
+ * rather than admitted unaccounted. A refusal writes only when the math
+ * clamped a stale TAT, so a flood of refused packets does not bounce the
+ * key's cache line between CPUs.
  */
 static __always_inline int spend(__u64 *tat, __u64 now, __u64 cost_ns,
 				 __u64 tolerance_ns, int *exhausted)
@@ -178,11 +180,12 @@ static __always_inline int spend(__u64 *tat, __u64 now, __u64 cost_ns,
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)tat;
 		__u64 next;
+		int ok = sl_gcra_conform(old, now, cost_ns, tolerance_ns, &next);
 
-		if (!sl_gcra_conform(old, now, cost_ns, tolerance_ns, &next))
-			return 0;
+		if (next == old)
+			return ok;
 		if (__sync_val_compare_and_swap(tat, old, next) == old)
-			return 1;
+			return ok;
 	}
 	*exhausted = 1;
 	return 0;
