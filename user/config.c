@@ -827,7 +827,9 @@ static int clause_rate(struct parser *p, struct rule_ctx *c)
 	if (lim.period_ns >= MAX_PERIOD_NS)
 		return fail_at(p, t, 0,
 			       "rate \"%s\" has a period longer than 78h", s);
-	if (!sl_gcra_interval_fp(lim.period_ns, lim.count))
+	/* Below one fixed-point step per unit, rounding up would make the
+	 * limit slower than asked, silently. */
+	if ((lim.period_ns << SL_FP_SHIFT) < lim.count)
 		return fail_at(p, t, 0,
 			       "rate \"%s\" is faster than the limiter can count",
 			       s);
