@@ -191,22 +191,48 @@ static __always_inline int spend(__u64 *tat, __u64 now, __u64 cost_ns,
 	return 0;
 }
 
+/*
+ * Gives back what an earlier limit of the rule spent on a packet a later
+ * limit refused: a rule that refuses a packet spends none of its budgets.
+ * Subtracting commutes with every other CPU's additions, so a lost race is
+ * simply tried again.
+ */
+static __always_inline void refund(__u64 *tat, __u64 cost_ns)
+{
+	int i;
+
+	for (i = 0; i < SL_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)tat;
+
+		if (old < cost_ns)
+			return;
+		if (__sync_val_compare_and_swap(tat, old, old - cost_ns) == old)
+			return;
+	}
+}
+
+static __always_inline __u64 limit_cost_ns(const struct sl_limit *lim, __u32 len)
+{
+	return sl_gcra_cost_ns(lim->interval_fp, lim->unit == SL_UNIT_BYTES ? len : 1);
+}
+
 static __always_inline int conforms(const struct sl_rule *rule,
 				    struct sl_key_state *st, struct rule_walk *w,
 				    int *exhausted)
 {
-	__u32 i;
+	__u32 i, j;
 
 	for (i = 0; i < SL_MAX_LIMITS; i++) {
 		const struct sl_limit *lim = &rule->limits[i];
-		__u64 cost, cost_ns;
 
 		if (i >= rule->n_limits)
 			break;
-		cost = lim->unit == SL_UNIT_BYTES ? w->len : 1;
-		cost_ns = sl_gcra_cost_ns(lim->interval_fp, cost);
-		if (!spend(&st->tat[i], w->now, cost_ns, lim->tolerance_ns, exhausted))
-			return 0;
+		if (spend(&st->tat[i], w->now, limit_cost_ns(lim, w->len),
+			  lim->tolerance_ns, exhausted))
+			continue;
+		for (j = 0; j < SL_MAX_LIMITS && j < i; j++)
+			refund(&st->tat[j], limit_cost_ns(&rule->limits[j], w->len));
+		return 0;
 	}
 	return 1;
 }
