@@ -108,4 +108,55 @@ static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 	return 1;
 }
 
+/*
+ * Sliding-window counter: the count admitted in the current fixed window
+ * plus the previous window's count weighted by the share of it the sliding
+ * window still covers. One 64-bit word holds the current window's index
+ * (modulo 2^24), the previous count and the current count (20 bits each),
+ * so a key's whole state changes with one compare-and-swap.
+ */
+#define SL_WIN_COUNT_BITS	20
+#define SL_WIN_INDEX_BITS	24
+#define SL_WIN_MAX		((1ull << SL_WIN_COUNT_BITS) - 1)
+#define SL_WIN_INDEX_MASK	((1ull << SL_WIN_INDEX_BITS) - 1)
+#define SL_WIN_WEIGHT_SHIFT	10
+
+static inline __u64 sl_window_pack(__u64 index, __u64 prev, __u64 cur)
+{
+	return ((index & SL_WIN_INDEX_MASK) << (2 * SL_WIN_COUNT_BITS)) |
+	       (prev << SL_WIN_COUNT_BITS) | cur;
+}
+
+/*
+ * Returns 1 if one more packet fits `max` per `period_ns` at `now`, with
+ * the word to store in *new_word; 0 (and the word unchanged) if not. The
+ * previous window's weight is rounded up, so the estimate never undercounts.
+ * A key idle for a whole window forgets its past; one idle for exactly
+ * 2^24 windows would mistake an old window for the current one, a bound of
+ * 194 days for 1 s windows. Callers keep max at most SL_WIN_MAX and
+ * period_ns below 2^48.
+ */
+static inline int sl_window_conform(__u64 word, __u64 now, __u64 period_ns,
+				    __u64 max, __u64 *new_word)
+{
+	__u64 index = now / period_ns;
+	__u64 left = period_ns - (now - index * period_ns);
+	__u64 stored = word >> (2 * SL_WIN_COUNT_BITS);
+	__u64 prev = (word >> SL_WIN_COUNT_BITS) & SL_WIN_MAX;
+	__u64 cur = word & SL_WIN_MAX;
+	__u64 weight;
+
+	*new_word = word;
+	if (stored != (index & SL_WIN_INDEX_MASK)) {
+		prev = stored == ((index - 1) & SL_WIN_INDEX_MASK) ? cur : 0;
+		cur = 0;
+	}
+	weight = ((left << SL_WIN_WEIGHT_SHIFT) + period_ns - 1) / period_ns;
+	if (prev * weight + ((cur + 1) << SL_WIN_WEIGHT_SHIFT) >
+	    (max << SL_WIN_WEIGHT_SHIFT))
+		return 0;
+	*new_word = sl_window_pack(index, prev, cur + 1);
+	return 1;
+}
+
 #endif /* SLUICE_LIMITER_H */

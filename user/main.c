@@ -14,6 +14,7 @@ static const struct cli_cmd commands[] = {
 	{ "allow", cmd_allow, "add|del IFACE CIDR | list IFACE [--json]" },
 	{ "deny", cmd_deny, "add|del IFACE CIDR | list IFACE [--json]" },
 	{ "stats", cmd_stats, "IFACE [--json]" },
+	{ "sweep", cmd_sweep, "IFACE [--json]" },
 	{ NULL },
 };
 

@@ -110,6 +110,8 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_KEYS, &pins->maps.keys },
 		{ SL_MAP_RCNT, &pins->maps.rcnt },
 		{ SL_MAP_CNT, &pins->maps.cnt },
+		{ SL_MAP_FLOWS, &pins->maps.flows },
+		{ SL_MAP_CONNS, &pins->maps.conns },
 	};
 	size_t i;
 	int ret;
