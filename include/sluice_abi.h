@@ -169,7 +169,7 @@ struct sl_gen_hdr {
 };
 
 struct sl_cfg {
-	__u32 gen;		/* the generation the data path reads */
+	__u32 gen;		/* rule sets applied; gen & 1 is the live slot */
 	__u32 malformed;	/* enum sl_malformed_policy */
 	__u32 dry_run;		/* 1: every limited frame passes, counted */
 	__u32 next_uid;		/* controller bookkeeping: next sl_rule.uid */

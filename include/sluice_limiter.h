@@ -13,8 +13,9 @@
 
 /*
  * Nanoseconds per unit of cost as 48.16 fixed point, rounded up. The state
- * is whole nanoseconds, so every rounding in this file goes up: a limit is
- * never exceeded, and where the interval is not a whole number of
+ * is whole nanoseconds, so every rounding in this file goes up: a packet
+ * limit is never exceeded (a byte limit by less than one byte: the burst's
+ * own rounding), and where the interval is not a whole number of
  * nanoseconds (3/s: 333333333.3 ns) the admitted rate is lower by less than
  * 1 ns per interval. Rates whose interval divides evenly (2000/s, 100mbit)
  * are exact. Callers keep period_ns below 2^48 (about 78 hours) and count

@@ -124,6 +124,16 @@ int cli_pins_exit(const char *ifname, int ret)
 	return SL_EXIT_FAIL;
 }
 
+void cli_pins_error(const char *path, const char *ifname, int ret,
+		    const struct sl_error *err)
+{
+	if (cli_pins_exit(ifname, ret) == SL_EXIT_USAGE)
+		cli_error(path, NULL, "argument IFACE (\"%s\"): no such interface, and sluice holds no state for it",
+			  ifname);
+	else
+		cli_error(path, ifname, "%s", err->msg);
+}
+
 int cli_edit(const char *path, const char *ifname,
 	     int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
 	     void *arg)
@@ -136,7 +146,7 @@ int cli_edit(const char *path, const char *ifname,
 	config_init(&conf);
 	ret = pins__open(&pins, ifname, &err);
 	if (ret) {
-		cli_error(path, ifname, "%s", err.msg);
+		cli_pins_error(path, ifname, ret, &err);
 		config_free(&conf);
 		return cli_pins_exit(ifname, ret);
 	}

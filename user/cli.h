@@ -50,6 +50,12 @@ void cli_error(const char *path, const char *ifname, const char *fmt, ...)
  * interface and was never attached is bad input; the rest is runtime. */
 int cli_pins_exit(const char *ifname, int ret);
 
+struct sl_error;
+
+/* Reports a failure to open ifname's pins; with cli_pins_exit's code. */
+void cli_pins_error(const char *path, const char *ifname, int ret,
+		    const struct sl_error *err);
+
 int cmd_attach(const char *path, int argc, char **argv);
 int cmd_detach(const char *path, int argc, char **argv);
 int cmd_status(const char *path, int argc, char **argv);

@@ -81,7 +81,7 @@ int cmd_detach(const char *path, int argc, char **argv)
 		return ret;
 	ret = attach__detach(pos[0], &err);
 	if (ret) {
-		cli_error(path, pos[0], "%s", err.msg);
+		cli_pins_error(path, pos[0], ret, &err);
 		return cli_pins_exit(pos[0], ret);
 	}
 	return SL_EXIT_OK;
@@ -124,7 +124,7 @@ int cmd_status(const char *path, int argc, char **argv)
 	if (n_pos) {
 		ret = attach__status(pos[0], &st, &err);
 		if (ret) {
-			cli_error(path, pos[0], "%s", err.msg);
+			cli_pins_error(path, pos[0], ret, &err);
 			return cli_pins_exit(pos[0], ret);
 		}
 		print_status(&st, json, true);
@@ -170,7 +170,7 @@ int cmd_stats(const char *path, int argc, char **argv)
 		return ret;
 	ret = pins__open(&pins, pos[0], &err);
 	if (ret) {
-		cli_error(path, pos[0], "%s", err.msg);
+		cli_pins_error(path, pos[0], ret, &err);
 		return cli_pins_exit(pos[0], ret);
 	}
 	ret = stats__read(&pins.maps, &st, &err);

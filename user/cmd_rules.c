@@ -54,7 +54,7 @@ int cmd_load(const char *path, int argc, char **argv)
 	}
 	ret = attach__status(pos[0], &st, &err);
 	if (ret) {
-		cli_error(path, pos[0], "%s", err.msg);
+		cli_pins_error(path, pos[0], ret, &err);
 		code = cli_pins_exit(pos[0], ret);
 		goto out;
 	}
@@ -156,7 +156,7 @@ static int read_active(const char *path, const char *ifname,
 
 	ret = pins__open(&pins, ifname, &err);
 	if (ret) {
-		cli_error(path, ifname, "%s", err.msg);
+		cli_pins_error(path, ifname, ret, &err);
 		return cli_pins_exit(ifname, ret);
 	}
 	ret = ruleset__read(&pins.maps, conf, &err);

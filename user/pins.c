@@ -67,10 +67,18 @@ int pins__make_dir(const char *ifname, struct sl_error *err)
 	char path[PATH_MAX];
 	int ret;
 
-	ret = make_private_dir(SL_PIN_ROOT, err);
-	if (ret)
-		return ret;
-	return make_private_dir(pins__path(path, sizeof(path), ifname, NULL), err);
+	/* A detach of the last other interface may remove the root between
+	 * the two mkdirs: once more is enough, it only removes an empty one. */
+	for (int tries = 0; tries < 2; tries++) {
+		ret = make_private_dir(SL_PIN_ROOT, err);
+		if (ret)
+			return ret;
+		ret = make_private_dir(pins__path(path, sizeof(path), ifname, NULL),
+				       err);
+		if (ret != -ENOENT)
+			break;
+	}
+	return ret;
 }
 
 int pins__exists(const char *ifname)

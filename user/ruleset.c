@@ -565,13 +565,15 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 
 	/* First publish the new generation's header beside the live one, then
 	 * flip: two updates, each changing nothing the data path reads but
-	 * what is meant to change. */
+	 * what is meant to change. gen counts rule sets; the data path reads
+	 * only its lowest bit, which lives in one byte, so a reader racing the
+	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
 	set_conn_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);
 	if (!ret) {
-		cfg.gen = next;
+		cfg.gen++;
 		ret = write_cfg(maps, &cfg);
 	}
 	if (ret)
