@@ -160,6 +160,43 @@ __noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
 }
 
 /*
+ * Gives back what spend() took for a packet a later limit of the same rule
+ * refused: a rule that refuses a packet spends none of its budgets. A TAT
+ * moves back by the cost; a window's current count drops by one if the
+ * window is still the same. Both commute with other CPUs' updates.
+ */
+__noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
+		      __u32 len)
+{
+	int i;
+
+	if (!word || !lim)
+		return 0;
+	for (i = 0; i < SL_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)word, next;
+
+		if (lim->kind == SL_LIMIT_WINDOW) {
+			__u64 index = now / lim->window.period_ns;
+
+			if (old >> (2 * SL_WIN_COUNT_BITS) != (index & SL_WIN_INDEX_MASK) ||
+			    !(old & SL_WIN_MAX))
+				return 0;
+			next = old - 1;
+		} else {
+			__u64 cost = sl_gcra_cost_ns(lim->rate.interval_fp,
+						     lim->unit == SL_UNIT_BYTES ? len : 1);
+
+			if (old < cost)
+				return 0;
+			next = old - cost;
+		}
+		if (__sync_val_compare_and_swap(word, old, next) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Takes a slot for a new connection. The reservation is kept only if the
  * SYN is finally let through; the caller gives it back otherwise.
  */
@@ -191,7 +228,7 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *key,
 			      struct sl_key_state *st, struct rule_walk *w)
 {
-	__u32 i;
+	__u32 i, j;
 	int ok;
 
 	if (!rule || !key || !st || !w)
@@ -207,10 +244,14 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 			continue;
 		}
 		ok = spend(&st->word[i], lim, w->now, w->len);
+		if (ok > 0)
+			continue;
+		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
+			if (rule->limits[j].kind != SL_LIMIT_CONNS)
+				refund(&st->word[j], &rule->limits[j], w->now, w->len);
 		if (ok < 0)
 			return SL_CNT_CAS_EXHAUSTED;
-		if (!ok)
-			return lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
+		return lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
 	}
 	return 0;
 }
