@@ -164,7 +164,8 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 	nexthdr = ip6h->nexthdr;
 	off += sizeof(*ip6h);
 
-	for (i = 0; i < SL_MAX_EXT_HDRS; i++) {
+	/* One turn more than headers: the last may only find the L4 header. */
+	for (i = 0; i <= SL_MAX_EXT_HDRS; i++) {
 		__u8 *eh = data + (off & 0xffff);
 
 		switch (nexthdr) {
@@ -173,6 +174,8 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 		case IPPROTO_DSTOPTS:
 		case IPPROTO_AH:
 		case IPPROTO_FRAGMENT:
+			if (i == SL_MAX_EXT_HDRS)
+				return SL_PARSE_MALFORMED;
 			break;
 		default:
 			pkt->proto = nexthdr;
