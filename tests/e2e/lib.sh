@@ -514,3 +514,51 @@ e2e_init() {
 	require_prereqs
 	topo_setup
 }
+
+# ---------------------------------------------------------------- held TCP
+
+# start_hold_server NAME PORT [BIND]: tests/tools/tcp_hold.py server in the
+# server ns, accepting and keeping connections; driven with `hold NAME ...`.
+start_hold_server() {
+	local name=$1 port=$2 bind=${3:-0.0.0.0}
+	_start_hold "$name" "$NS_SERVER" server --bind "$bind" --port "$port"
+}
+
+# start_hold_client NAME: a tcp_hold.py client in the client ns.
+start_hold_client() {
+	_start_hold "$1" "$NS_CLIENT" client
+}
+
+_start_hold() {	# NAME NS ROLE ARGS...
+	local name=$1 ns=$2 i
+	shift 2
+	rm -f "$TMP_DIR/$name.ctl"
+	nsenter --net="/run/netns/$ns" "$PY" "$TOOLS_DIR/tcp_hold.py" "$@" \
+		--ctl "$TMP_DIR/$name.ctl" >"$TMP_DIR/$name.out" 2>"$TMP_DIR/$name.err" &
+	BG_PIDS+=($!)
+	for i in $(seq 100); do
+		[ -S "$TMP_DIR/$name.ctl" ] && return 0
+		kill -0 "$!" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "tcp_hold $name did not start: $(cat "$TMP_DIR/$name.err")"
+}
+
+# hold NAME COMMAND...: one command to a tcp_hold process; prints its JSON
+# answer. An answer with "error" in it fails the test.
+hold() {
+	local name=$1 out
+	shift
+	out=$("$PY" "$TOOLS_DIR/tcp_hold.py" ctl "$TMP_DIR/$name.ctl" "$@" 2>&1) ||
+		fail "tcp_hold $name: $* :: $out :: $(cat "$TMP_DIR/$name.err")"
+	printf '%s\n' "$out"
+}
+
+# client_xdp_pass: an XDP_PASS program on the client's veth. A frame that
+# sluice sends back with XDP_TX in native mode (a `reject` answer) enters
+# the peer veth's NAPI ring, which exists only while the peer has an XDP
+# program: without one the kernel drops it silently. A real NIC needs
+# nothing of the kind. See tests/tools/xdp_pass.py.
+client_xdp_pass() {
+	must ip netns exec "$NS_CLIENT" "$PY" "$TOOLS_DIR/xdp_pass.py" "$IF_CLIENT"
+}
