@@ -228,7 +228,7 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *key,
 			      struct sl_key_state *st, struct rule_walk *w)
 {
-	__u32 i, j;
+	__u32 i, j, reason;
 	int ok;
 
 	if (!rule || !key || !st || !w)
@@ -239,19 +239,20 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 		if (i >= rule->n_limits)
 			break;
 		if (lim->kind == SL_LIMIT_CONNS) {
-			if (!reserve_conn(lim, key, rule, w))
-				return SL_CNT_CONNS;
-			continue;
+			ok = reserve_conn(lim, key, rule, w);
+			reason = SL_CNT_CONNS;
+		} else {
+			ok = spend(&st->word[i], lim, w->now, w->len);
+			reason = ok < 0 ? SL_CNT_CAS_EXHAUSTED :
+				 lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
 		}
-		ok = spend(&st->word[i], lim, w->now, w->len);
 		if (ok > 0)
 			continue;
+		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
 				refund(&st->word[j], &rule->limits[j], w->now, w->len);
-		if (ok < 0)
-			return SL_CNT_CAS_EXHAUSTED;
-		return lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
+		return reason;
 	}
 	return 0;
 }
