@@ -1,0 +1,1870 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The XDP program, loaded for real and run with BPF_PROG_TEST_RUN on crafted
+ * frames, in the shape of the kernel's selftests/bpf/prog_tests: packets as
+ * data, one bpf_prog_test_run_opts call per frame, assertions on the verdict,
+ * the output bytes and the counters.
+ *
+ * Every test loads its own skeleton (nothing pinned), so counters and
+ * limiter state start at zero and expected values are absolute. The program
+ * reads a synthetic clock (sl_use_test_clock), so rate tests are exact.
+ *
+ * Run as root: build/tests/test_xdp
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "ruleset.h"
+#include "sluice.skel.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define NS_PER_MS	1000000ull
+#define NS_PER_S	1000000000ull
+
+/* BPF_PROG_TEST_RUN for XDP takes at most a page minus head- and tailroom. */
+#define FRAME_MAX	2048
+
+/* Verdicts, spelled as the kernel's enum xdp_action. */
+#define VERDICT_DROP	1
+#define VERDICT_PASS	2
+
+#define ETH_TYPE_IP	0x0800
+#define ETH_TYPE_ARP	0x0806
+#define ETH_TYPE_IP6	0x86dd
+#define ETH_TYPE_8021Q	0x8100
+#define ETH_TYPE_8021AD	0x88a8
+
+#define P_HOPOPTS	0
+#define P_ICMP		1
+#define P_TCP		6
+#define P_UDP		17
+#define P_ROUTING	43
+#define P_FRAGMENT	44
+#define P_AH		51
+#define P_ICMPV6	58
+#define P_DSTOPTS	60
+
+#define TCP_SYN		0x02
+#define TCP_ACK		0x10
+
+#define IP4_MF		0x2000
+#define IP6_M		0x0001
+
+/* ------------------------------------------------------------------------ */
+/* Frames as data                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What a frame is made of. Zero means "the usual": no VLAN, IHL 5, TCP data
+ * offset 5, default addresses, no payload.
+ */
+struct pkt {
+	uint8_t n_vlan;		/* tags before the ethertype, up to 3 */
+	uint16_t tpid[3];	/* 0: 802.1Q, or 802.1ad outermost when stacked */
+	uint16_t ethertype;	/* 0: from family */
+	uint8_t family;		/* 4, 6, or 0 for ARP */
+	const char *src, *dst;
+	uint8_t ihl;		/* IPv4 header length in words, 0: 5 */
+	uint16_t frag;		/* IPv4 frag_off, or IPv6 fragment header offset|M */
+	uint8_t n_ext;		/* IPv6 extension headers, in wire order */
+	uint8_t ext[12];
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint8_t tcp_flags;
+	uint8_t doff;		/* TCP header length in words, 0: 5 */
+	uint16_t payload;	/* bytes after the last header */
+	uint16_t frame_len;	/* nonzero: payload fills the frame to this length */
+	uint16_t eth_pad;	/* bytes after the IP packet: Ethernet padding */
+};
+
+struct frame {
+	uint8_t b[FRAME_MAX];
+	size_t len;
+	size_t l3;		/* IP header */
+	size_t l4;		/* L4 header (or the payload of a later fragment) */
+	size_t hdr_end;		/* end of every header the parser must read */
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put_addr(uint8_t *p, int family, const char *text)
+{
+	int ret = inet_pton(family == 4 ? AF_INET : AF_INET6, text, p);
+
+	if (ret != 1)
+		fail_msg("bad test address \"%s\"", text);
+}
+
+static void ip4_checksum(uint8_t *iph)
+{
+	size_t len = (iph[0] & 0x0f) * 4, i;
+	uint32_t sum = 0;
+
+	put16(iph + 10, 0);
+	for (i = 0; i + 1 < len; i += 2)
+		sum += get16(iph + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(iph + 10, ~sum & 0xffff);
+}
+
+/* One IPv6 extension header of the given type at p; returns its length. */
+static size_t put_ext(uint8_t *p, uint8_t type, uint8_t next, uint16_t frag)
+{
+	switch (type) {
+	case P_HOPOPTS:
+		/* 8 bytes: PadN over the 6 option bytes. */
+		p[0] = next;
+		p[1] = 0;
+		p[2] = 1;
+		p[3] = 4;
+		memset(p + 4, 0, 4);
+		return 8;
+	case P_ROUTING:
+		/* 24 bytes: type 0 with segments left 0 and one address. */
+		memset(p, 0, 24);
+		p[0] = next;
+		p[1] = 2;
+		p[2] = 0;
+		p[3] = 0;
+		p[8] = 0x20;
+		p[9] = 0x01;
+		p[10] = 0x0d;
+		p[11] = 0xb8;
+		p[23] = 0x42;
+		return 24;
+	case P_DSTOPTS:
+		/* 16 bytes: PadN over the 14 option bytes. */
+		memset(p, 0, 16);
+		p[0] = next;
+		p[1] = 1;
+		p[2] = 1;
+		p[3] = 12;
+		return 16;
+	case P_FRAGMENT:
+		p[0] = next;
+		p[1] = 0;
+		put16(p + 2, frag);
+		put32(p + 4, 0x5a5a0001);
+		return 8;
+	case P_AH:
+		/* 24 bytes: payload length 4 means (4 + 2) * 4, a 12-byte ICV. */
+		memset(p, 0xa5, 24);
+		p[0] = next;
+		p[1] = 4;
+		put16(p + 2, 0);
+		put32(p + 4, 0x1000);	/* SPI */
+		put32(p + 8, 1);	/* sequence */
+		return 24;
+	}
+	fail_msg("no builder for extension header %u", type);
+	return 0;
+}
+
+static bool later_fragment(const struct pkt *p)
+{
+	unsigned i;
+
+	if (p->family == 4)
+		return p->frag & 0x1fff;
+	for (i = 0; i < p->n_ext; i++)
+		if (p->ext[i] == P_FRAGMENT)
+			return p->frag & 0xfff8;
+	return false;
+}
+
+static void build(const struct pkt *p, struct frame *f)
+{
+	static const uint8_t macs[12] = { 0x02, 0, 0, 0, 0, 0x01,
+					  0x02, 0, 0, 0, 0, 0x02 };
+	uint8_t *b = f->b;
+	size_t off, end, i;
+	uint16_t type;
+
+	memset(f, 0, sizeof(*f));
+	memcpy(b, macs, sizeof(macs));
+	off = 12;
+	for (i = 0; i < p->n_vlan; i++) {
+		uint16_t tpid = p->tpid[i];
+
+		if (!tpid)
+			tpid = p->n_vlan > 1 && i == 0 ? ETH_TYPE_8021AD :
+							 ETH_TYPE_8021Q;
+		put16(b + off, tpid);
+		put16(b + off + 2, 100 + i);	/* TCI: VLAN id */
+		off += 4;
+	}
+	type = p->ethertype ? p->ethertype :
+	       p->family == 4 ? ETH_TYPE_IP :
+	       p->family == 6 ? ETH_TYPE_IP6 : ETH_TYPE_ARP;
+	put16(b + off, type);
+	off += 2;
+	f->l3 = off;
+
+	if (p->family == 0) {
+		/* ARP request: Ethernet/IPv4, who-has 192.0.2.2 tell 192.0.2.1. */
+		put16(b + off, 1);
+		put16(b + off + 2, ETH_TYPE_IP);
+		b[off + 4] = 6;
+		b[off + 5] = 4;
+		put16(b + off + 6, 1);
+		memcpy(b + off + 8, macs + 6, 6);
+		put_addr(b + off + 14, 4, "192.0.2.1");
+		memset(b + off + 18, 0, 6);
+		put_addr(b + off + 24, 4, "192.0.2.2");
+		f->len = f->l4 = f->hdr_end = off + 28;
+		return;
+	}
+
+	if (p->family == 4) {
+		uint8_t ihl = p->ihl ? p->ihl : 5;
+
+		b[off] = 0x40 | ihl;
+		b[off + 1] = 0;
+		put16(b + off + 4, 0x1234);
+		put16(b + off + 6, p->frag);
+		b[off + 8] = 64;
+		b[off + 9] = p->proto;
+		put_addr(b + off + 12, 4, p->src ? p->src : "192.0.2.1");
+		put_addr(b + off + 16, 4, p->dst ? p->dst : "198.51.100.1");
+		/* Options: NOPs, then end of list. */
+		memset(b + off + 20, 1, (ihl - 5) * 4);
+		if (ihl > 5)
+			b[off + ihl * 4 - 1] = 0;
+		off += ihl * 4;
+	} else {
+		b[off] = 0x60;
+		b[off + 6] = p->n_ext ? p->ext[0] : p->proto;
+		b[off + 7] = 64;
+		put_addr(b + off + 8, 6, p->src ? p->src : "2001:db8::1");
+		put_addr(b + off + 24, 6, p->dst ? p->dst : "2001:db8:ffff::1");
+		off += 40;
+		for (i = 0; i < p->n_ext; i++) {
+			uint8_t next = i + 1 < p->n_ext ? p->ext[i + 1] : p->proto;
+
+			off += put_ext(b + off, p->ext[i], next, p->frag);
+		}
+	}
+	f->l4 = off;
+
+	if (!later_fragment(p)) {
+		switch (p->proto) {
+		case P_TCP: {
+			uint8_t doff = p->doff ? p->doff : 5;
+
+			put16(b + off, p->sport);
+			put16(b + off + 2, p->dport);
+			put32(b + off + 4, 1000);
+			put32(b + off + 8, p->tcp_flags & TCP_ACK ? 2000 : 0);
+			b[off + 12] = doff << 4;
+			b[off + 13] = p->tcp_flags;
+			put16(b + off + 14, 65535);
+			memset(b + off + 20, 1, doff > 5 ? (doff - 5) * 4 : 0);
+			off += doff * 4;
+			break;
+		}
+		case P_UDP:
+			put16(b + off, p->sport);
+			put16(b + off + 2, p->dport);
+			off += 8;
+			break;
+		case P_ICMP:
+		case P_ICMPV6:
+			b[off] = p->proto == P_ICMP ? 8 : 128;	/* echo request */
+			put16(b + off + 4, 0x77);
+			put16(b + off + 6, 1);
+			off += 8;
+			break;
+		}
+	}
+	f->hdr_end = off;
+
+	end = p->frame_len ? p->frame_len : off + p->payload;
+	if (end < off || end + p->eth_pad > FRAME_MAX)
+		fail_msg("frame of %zu bytes does not fit its headers (%zu)", end, off);
+	for (i = off; i < end; i++)
+		b[i] = (uint8_t)i;
+	if (p->family == 4) {
+		put16(b + f->l3 + 2, end - f->l3);
+		ip4_checksum(b + f->l3);
+	} else {
+		put16(b + f->l3 + 4, end - f->l3 - 40);
+	}
+	if (p->proto == P_UDP && !later_fragment(p))
+		put16(b + f->l4 + 4, end - f->l4);
+	memset(b + end, 0, p->eth_pad);
+	f->len = end + p->eth_pad;
+}
+
+/*
+ * Rewrites the IP length field as if the frame had been cut at len by a
+ * sender that knew it: what is left is the only thing that can be wrong.
+ */
+static void fit_ip_length(struct frame *f, bool ip6, size_t len)
+{
+	if (ip6)
+		put16(f->b + f->l3 + 4, len > f->l3 + 40 ? len - f->l3 - 40 : 0);
+	else
+		put16(f->b + f->l3 + 2, len > f->l3 ? len - f->l3 : 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixture                                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct fx {
+	struct sluice *skel;
+	struct sl_maps maps;
+	struct sl_config conf;
+	int ncpus;
+	unsigned line;
+	const void *param;	/* the table row of a table-driven test */
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	int err;
+
+	if (!fx)
+		return -1;
+	fx->param = *state;
+	fx->ncpus = libbpf_num_possible_cpus();
+	fx->skel = sluice__open();
+	if (!fx->skel) {
+		fprintf(stderr, "sluice__open: %s\n", strerror(errno));
+		goto fail;
+	}
+	fx->skel->rodata->sl_use_test_clock = 1;
+	err = sluice__load(fx->skel);
+	if (err) {
+		fprintf(stderr, "sluice__load: %s (are we root?)\n", strerror(-err));
+		goto fail;
+	}
+	fx->maps = (struct sl_maps){
+		.cfg = bpf_map__fd(fx->skel->maps.sl_cfg),
+		.l4 = bpf_map__fd(fx->skel->maps.sl_l4),
+		.dport = bpf_map__fd(fx->skel->maps.sl_dport),
+		.src4 = bpf_map__fd(fx->skel->maps.sl_src4),
+		.src6 = bpf_map__fd(fx->skel->maps.sl_src6),
+		.rules = bpf_map__fd(fx->skel->maps.sl_rules),
+		.rtext = bpf_map__fd(fx->skel->maps.sl_rtext),
+		.keys = bpf_map__fd(fx->skel->maps.sl_keys),
+		.rcnt = bpf_map__fd(fx->skel->maps.sl_rcnt),
+		.cnt = bpf_map__fd(fx->skel->maps.sl_cnt),
+	};
+	config_init(&fx->conf);
+	fx->skel->bss->sl_test_now_ns = NS_PER_S;
+	*state = fx;
+	return 0;
+fail:
+	sluice__destroy(fx->skel);
+	free(fx);
+	return -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	config_free(&fx->conf);
+	sluice__destroy(fx->skel);
+	free(fx);
+	return 0;
+}
+
+static void set_now(struct fx *fx, uint64_t ns)
+{
+	fx->skel->bss->sl_test_now_ns = ns;
+}
+
+/* Adds statements to the pending config, failing the test on a parse error. */
+static void conf_lines(struct fx *fx, const char *const *lines)
+{
+	struct sl_error err = {};
+
+	for (; *lines; lines++) {
+		int ret = config_parse_line(&fx->conf, *lines, "test", ++fx->line, &err);
+
+		if (ret)
+			fail_msg("config \"%s\": %s", *lines, err.msg);
+	}
+}
+
+static void apply(struct fx *fx)
+{
+	struct sl_error err = {};
+	int ret = ruleset__apply(&fx->maps, &fx->conf, &err);
+
+	if (ret)
+		fail_msg("ruleset__apply: %d: %s", ret, err.msg);
+}
+
+/* Replaces the rule set with exactly these statements and applies it. */
+#define configure(fx, ...) do {						\
+	config_free(&(fx)->conf);					\
+	conf_lines((fx), (const char *const[]){ __VA_ARGS__, NULL });	\
+	apply(fx);							\
+} while (0)
+
+static int run_bytes(struct fx *fx, const void *data, size_t len)
+{
+	uint8_t out[FRAME_MAX + 512];
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = data,
+		.data_size_in = len,
+		.data_out = out,
+		.data_size_out = sizeof(out),
+		.repeat = 1,
+	);
+	int err;
+
+	err = bpf_prog_test_run_opts(bpf_program__fd(fx->skel->progs.sluice_xdp),
+				     &opts);
+	if (err)
+		fail_msg("bpf_prog_test_run_opts(%zu bytes): %s", len, strerror(-err));
+	/* sluice never rewrites a frame it passes or drops. */
+	assert_int_equal(opts.data_size_out, len);
+	assert_memory_equal(out, data, len);
+	return opts.retval;
+}
+
+static int run_frame(struct fx *fx, const struct frame *f)
+{
+	return run_bytes(fx, f->b, f->len);
+}
+
+static int send_pkt(struct fx *fx, const struct pkt *p)
+{
+	struct frame f;
+
+	build(p, &f);
+	return run_frame(fx, &f);
+}
+
+static int send_from(struct fx *fx, const struct pkt *p, const char *src)
+{
+	struct pkt q = *p;
+
+	q.src = src;
+	return send_pkt(fx, &q);
+}
+
+static uint64_t global_count(struct fx *fx, __u32 index, bool bytes)
+{
+	struct sl_counter v[fx->ncpus];
+	uint64_t sum = 0;
+	int i;
+
+	if (bpf_map_lookup_elem(fx->maps.cnt, &index, v))
+		fail_msg("sl_cnt[%u]: %s", index, strerror(errno));
+	for (i = 0; i < fx->ncpus; i++)
+		sum += bytes ? v[i].bytes : v[i].packets;
+	return sum;
+}
+
+static const char *const counter_names[SL_CNT_MAX] = {
+	[SL_CNT_RX] = "rx", [SL_CNT_NON_IP] = "non_ip", [SL_CNT_ALLOW] = "allow",
+	[SL_CNT_PASSED] = "passed", [SL_CNT_DROPPED] = "dropped",
+	[SL_CNT_DENY] = "deny", [SL_CNT_BAN] = "ban", [SL_CNT_RATE] = "rate",
+	[SL_CNT_WINDOW] = "window", [SL_CNT_CONNS] = "conns",
+	[SL_CNT_MALFORMED] = "malformed", [SL_CNT_BREAKER] = "breaker",
+	[SL_CNT_CAS_EXHAUSTED] = "cas_exhausted",
+};
+
+#define assert_global(fx, index, bytes, n) do {				\
+	uint64_t got_ = global_count((fx), (index), (bytes));		\
+	uint64_t want_ = (n);						\
+	if (got_ != want_)						\
+		fail_msg("sl_cnt[%s].%s = %" PRIu64 ", expected %" PRIu64,	\
+			 counter_names[index], (bytes) ? "bytes" : "packets",	\
+			 got_, want_);					\
+} while (0)
+#define assert_cnt(fx, index, n)	assert_global(fx, index, false, n)
+#define assert_cnt_bytes(fx, index, n)	assert_global(fx, index, true, n)
+
+static const char *verdict_name(int v)
+{
+	return v == VERDICT_PASS ? "XDP_PASS" : v == VERDICT_DROP ? "XDP_DROP" :
+	       "not a verdict sluice returns";
+}
+
+#define assert_verdict(got, want) do {					\
+	int got_ = (got), want_ = (want);				\
+	if (got_ != want_)						\
+		fail_msg("verdict %s (%d), expected %s", verdict_name(got_),	\
+			 got_, verdict_name(want_));			\
+} while (0)
+
+static struct sl_cfg read_cfg(struct fx *fx)
+{
+	struct sl_cfg cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fx->maps.cfg, &zero, &cfg))
+		fail_msg("sl_cfg: %s", strerror(errno));
+	return cfg;
+}
+
+/* The active rule called name: its position in the generation and its slot. */
+static __u32 rule_slot(struct fx *fx, const char *name, unsigned *pos_out)
+{
+	struct sl_cfg cfg = read_cfg(fx);
+	__u32 gen = cfg.gen & 1, pos;
+
+	for (pos = 0; pos < cfg.hdr[gen].n_rules; pos++) {
+		__u32 index = SL_RULE_INDEX(gen, pos);
+		struct sl_rule_text text;
+		struct sl_rule rule;
+
+		if (bpf_map_lookup_elem(fx->maps.rtext, &index, &text) ||
+		    bpf_map_lookup_elem(fx->maps.rules, &index, &rule))
+			fail_msg("sl_rules[%u]: %s", index, strerror(errno));
+		if (strncmp(text.name, name, sizeof(text.name)))
+			continue;
+		if (rule.slot >= SL_MAX_RULES)
+			fail_msg("rule %s has slot %u", name, rule.slot);
+		if (pos_out)
+			*pos_out = pos;
+		return rule.slot;
+	}
+	fail_msg("rule %s is not in the active generation %u", name, gen);
+	return 0;
+}
+
+static struct sl_rule_counter rule_count(struct fx *fx, const char *name)
+{
+	struct sl_rule_counter v[fx->ncpus], sum = {};
+	__u32 slot = rule_slot(fx, name, NULL);
+	int i;
+
+	if (bpf_map_lookup_elem(fx->maps.rcnt, &slot, v))
+		fail_msg("sl_rcnt[%u]: %s", slot, strerror(errno));
+	for (i = 0; i < fx->ncpus; i++) {
+		sum.matched += v[i].matched;
+		sum.passed += v[i].passed;
+		sum.dropped += v[i].dropped;
+		sum.rejected += v[i].rejected;
+		sum.marked += v[i].marked;
+		sum.limited += v[i].limited;
+		sum.bytes += v[i].bytes;
+	}
+	return sum;
+}
+
+/* Per-rule packets: matched, passed, dropped, limited; never rejected or marked. */
+#define assert_rule(fx, name, m, p, d, l) do {				\
+	struct sl_rule_counter c_ = rule_count((fx), (name));		\
+	uint64_t w_[4] = { (m), (p), (d), (l) };			\
+	if (c_.matched != w_[0] || c_.passed != w_[1] ||		\
+	    c_.dropped != w_[2] || c_.limited != w_[3] ||		\
+	    c_.rejected || c_.marked)					\
+		fail_msg("rule %s: matched/passed/dropped/limited/rejected/marked = "	\
+			 "%llu/%llu/%llu/%llu/%llu/%llu, expected "	\
+			 "%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/0/0", \
+			 (name), c_.matched, c_.passed, c_.dropped,	\
+			 c_.limited, c_.rejected, c_.marked,		\
+			 w_[0], w_[1], w_[2], w_[3]);			\
+} while (0)
+
+static unsigned count_keys(struct fx *fx)
+{
+	struct sl_key key, next;
+	unsigned n = 0;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(fx->maps.keys, first ? NULL : &key, &next)) {
+		key = next;
+		first = false;
+		n++;
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header paths                                                              */
+/* ------------------------------------------------------------------------ */
+
+struct path_case {
+	const char *name;	/* the test's name */
+	const char *rule;	/* named r1; the frame must match it */
+	struct pkt pkt;
+};
+
+#define RATE_OK	"key src rate 10/s burst 5 action drop"
+
+static const struct path_case path_cases[] = {
+	{ "ipv4_tcp_passes_and_matches_dport_rule",
+	  "rule r1 proto tcp dport 80 " RATE_OK,
+	  { .family = 4, .proto = P_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = TCP_ACK, .payload = 10 } },
+	{ "ipv4_udp_passes_and_matches_dport_rule",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .family = 4, .proto = P_UDP, .sport = 40000, .dport = 53, .payload = 30 } },
+	{ "ipv4_icmp_passes_and_matches_proto_rule",
+	  "rule r1 proto icmp " RATE_OK,
+	  { .family = 4, .proto = P_ICMP, .payload = 56 } },
+	{ "ipv4_udp_with_ethernet_padding_passes_and_matches",
+	  "rule r1 proto udp dport 53 " RATE_OK,	/* 60-byte frame, padded */
+	  { .family = 4, .proto = P_UDP, .sport = 40000, .dport = 53, .payload = 4,
+	    .eth_pad = 14 } },
+	{ "ipv6_tcp_with_options_passes_and_matches_dport_rule",
+	  "rule r1 proto tcp dport 443 " RATE_OK,
+	  { .family = 6, .proto = P_TCP, .sport = 40000, .dport = 443,
+	    .tcp_flags = TCP_ACK, .doff = 8, .payload = 10 } },
+	{ "ipv6_udp_passes_and_matches_dport_rule",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .family = 6, .proto = P_UDP, .sport = 40000, .dport = 53, .payload = 30 } },
+	{ "ipv6_icmpv6_passes_and_matches_proto_rule",
+	  "rule r1 proto icmpv6 " RATE_OK,
+	  { .family = 6, .proto = P_ICMPV6, .payload = 56 } },
+	{ "vlan_8021q_ipv4_udp_passes_and_matches",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .n_vlan = 1, .family = 4, .proto = P_UDP, .sport = 40000, .dport = 53,
+	    .payload = 30 } },
+	{ "vlan_8021q_ipv6_tcp_passes_and_matches",
+	  "rule r1 proto tcp dport 22 " RATE_OK,
+	  { .n_vlan = 1, .family = 6, .proto = P_TCP, .sport = 40000, .dport = 22,
+	    .tcp_flags = TCP_SYN } },
+	{ "qinq_8021ad_8021q_ipv4_udp_passes_and_matches",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .n_vlan = 2, .family = 4, .proto = P_UDP, .sport = 40000, .dport = 53,
+	    .payload = 30 } },
+	{ "qinq_8021ad_8021q_ipv6_udp_passes_and_matches",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .n_vlan = 2, .family = 6, .proto = P_UDP, .sport = 40000, .dport = 53,
+	    .payload = 30 } },
+	{ "two_8021q_tags_ipv4_tcp_passes_and_matches",
+	  "rule r1 proto tcp dport 80 " RATE_OK,	/* two 802.1Q tags */
+	  { .n_vlan = 2, .tpid = { ETH_TYPE_8021Q, ETH_TYPE_8021Q }, .family = 4,
+	    .proto = P_TCP, .sport = 40000, .dport = 80, .tcp_flags = TCP_ACK } },
+	{ "ipv6_hopopts_routing_dstopts_udp_matches_dport_rule",
+	  "rule r1 proto udp dport 53 " RATE_OK,
+	  { .family = 6, .n_ext = 3, .ext = { P_HOPOPTS, P_ROUTING, P_DSTOPTS },
+	    .proto = P_UDP, .sport = 40000, .dport = 53, .payload = 30 } },
+	{ "qinq_ipv6_three_ext_headers_tcp_matches_dport_rule",
+	  "rule r1 proto tcp dport 80 " RATE_OK,
+	  { .n_vlan = 2, .family = 6, .n_ext = 3,
+	    .ext = { P_HOPOPTS, P_ROUTING, P_DSTOPTS }, .proto = P_TCP,
+	    .sport = 40000, .dport = 80, .tcp_flags = TCP_ACK, .payload = 10 } },
+	{ "ipv6_ah_udp_matches_dport_rule",
+	  "rule r1 proto udp dport 4500 " RATE_OK,
+	  { .family = 6, .n_ext = 1, .ext = { P_AH }, .proto = P_UDP,
+	    .sport = 4500, .dport = 4500, .payload = 30 } },
+	{ "ipv6_hopopts_ah_tcp_matches_dport_rule",
+	  "rule r1 proto tcp dport 80 " RATE_OK,
+	  { .family = 6, .n_ext = 2, .ext = { P_HOPOPTS, P_AH }, .proto = P_TCP,
+	    .sport = 40000, .dport = 80, .tcp_flags = TCP_ACK, .payload = 10 } },
+	{ "ipv4_ah_matches_proto_51_rule",
+	  "rule r1 proto 51 " RATE_OK,		/* IPv4 AH: no ports */
+	  { .family = 4, .proto = P_AH, .payload = 40 } },
+};
+
+static bool has_ports(const struct pkt *p)
+{
+	return p->proto == P_TCP || p->proto == P_UDP;
+}
+
+/*
+ * The frame passes and matches exactly its rule; the same frame to another
+ * port (or, without ports, another protocol) does not: the parser read the
+ * right bytes, not just something.
+ */
+static void test_header_path_passes_and_matches_rule(void **state)
+{
+	struct fx *fx = *state;
+	const struct path_case *c = fx->param;
+	struct pkt miss = c->pkt;
+	struct frame f, g;
+
+	configure(fx, c->rule);
+	build(&c->pkt, &f);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_rule(fx, "r1", 1, 1, 0, 0);
+	assert_int_equal(rule_count(fx, "r1").bytes, f.len);
+
+	if (has_ports(&miss)) {
+		miss.dport++;
+	} else {
+		miss.proto = P_UDP;
+		miss.dport = 53;
+	}
+	build(&miss, &g);
+	assert_verdict(run_frame(fx, &g), VERDICT_PASS);
+	assert_rule(fx, "r1", 1, 1, 0, 0);
+
+	assert_cnt(fx, SL_CNT_RX, 2);
+	assert_cnt(fx, SL_CNT_PASSED, 2);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_cnt(fx, SL_CNT_NON_IP, 0);
+	assert_cnt(fx, SL_CNT_DROPPED, 0);
+	assert_cnt_bytes(fx, SL_CNT_RX, f.len + g.len);
+	assert_cnt_bytes(fx, SL_CNT_PASSED, f.len + g.len);
+}
+
+/* IHL 6..15: the options are skipped and the ports behind them read. */
+static void test_ipv4_options_ihl_6_to_15_ports_read(void **state)
+{
+	struct fx *fx = *state;
+	unsigned ihl, n = 0;
+
+	configure(fx, "rule tcp80 proto tcp dport 80 key src rate 1000/s burst 100 action drop",
+		  "rule udp53 proto udp dport 53 key src rate 1000/s burst 100 action drop");
+	for (ihl = 6; ihl <= 15; ihl++) {
+		struct pkt tcp = { .family = 4, .ihl = ihl, .proto = P_TCP,
+				   .sport = 1234, .dport = 80, .tcp_flags = TCP_ACK,
+				   .payload = 20 };
+		struct pkt udp = { .family = 4, .ihl = ihl, .proto = P_UDP,
+				   .sport = 1234, .dport = 53, .payload = 20 };
+		struct pkt udp_miss = udp;
+
+		/* Port 53 sits where a misparse at IHL 5 would read an option. */
+		udp_miss.dport = 54;
+		assert_verdict(send_pkt(fx, &tcp), VERDICT_PASS);
+		assert_verdict(send_pkt(fx, &udp), VERDICT_PASS);
+		assert_verdict(send_pkt(fx, &udp_miss), VERDICT_PASS);
+		n++;
+		if (rule_count(fx, "tcp80").matched != n ||
+		    rule_count(fx, "udp53").matched != n)
+			fail_msg("IHL %u: tcp80 matched %" PRIu64 ", udp53 %" PRIu64
+				 ", expected %u each", ihl,
+				 (uint64_t)rule_count(fx, "tcp80").matched,
+				 (uint64_t)rule_count(fx, "udp53").matched, n);
+	}
+	assert_rule(fx, "tcp80", 10, 10, 0, 0);
+	assert_rule(fx, "udp53", 10, 10, 0, 0);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_cnt(fx, SL_CNT_PASSED, 30);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fragments                                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define DNS_RULE "rule dns proto udp dport 53 key src rate 10/s burst 3 action drop"
+#define SSH_SYN_RULE "rule ssh proto tcp dport 22 syn key src rate 10/s burst 3 action drop"
+
+static void test_ipv4_first_fragment_carries_ports_and_matches_dport_rule(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt first = { .family = 4, .frag = IP4_MF, .proto = P_UDP,
+			     .sport = 5353, .dport = 53, .payload = 1000 };
+	struct pkt other = first;
+
+	configure(fx, DNS_RULE);
+	other.dport = 54;
+	assert_verdict(send_pkt(fx, &first), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &other), VERDICT_PASS);
+	assert_rule(fx, "dns", 1, 1, 0, 0);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_cnt(fx, SL_CNT_PASSED, 2);
+}
+
+static void test_ipv6_first_fragment_carries_ports_and_matches_dport_rule(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt first = { .family = 6, .n_ext = 2, .ext = { P_HOPOPTS, P_FRAGMENT },
+			     .frag = IP6_M, .proto = P_UDP, .sport = 5353,
+			     .dport = 53, .payload = 1000 };
+	struct pkt other = first;
+
+	configure(fx, DNS_RULE);
+	other.dport = 54;
+	assert_verdict(send_pkt(fx, &first), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &other), VERDICT_PASS);
+	assert_rule(fx, "dns", 1, 1, 0, 0);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+}
+
+/*
+ * A later fragment has no L4 header: bpf/sluice.bpf.c skips the port filter
+ * for it, so it matches every rule of its protocol whatever the ports, and
+ * spends the source's budget like the first fragment did. Even a fragment
+ * too short to have held a header is not malformed. It never matches a
+ * SYN-only rule: there are no flags to see.
+ */
+static void later_fragments_match_by_protocol(struct fx *fx, int family)
+{
+	struct pkt first, later, tiny, tcp_later;
+
+	if (family == 4) {
+		first = (struct pkt){ .family = 4, .frag = IP4_MF, .proto = P_UDP,
+				      .sport = 5353, .dport = 53, .payload = 1000 };
+		later = (struct pkt){ .family = 4, .frag = IP4_MF | 126,
+				      .proto = P_UDP, .payload = 1000 };
+		tiny = (struct pkt){ .family = 4, .frag = 252, .proto = P_UDP,
+				     .payload = 3 };
+		tcp_later = (struct pkt){ .family = 4, .frag = 185, .proto = P_TCP,
+					  .payload = 0 };
+	} else {
+		first = (struct pkt){ .family = 6, .n_ext = 1, .ext = { P_FRAGMENT },
+				      .frag = IP6_M, .proto = P_UDP, .sport = 5353,
+				      .dport = 53, .payload = 1000 };
+		later = (struct pkt){ .family = 6, .n_ext = 2,
+				      .ext = { P_HOPOPTS, P_FRAGMENT },
+				      .frag = (126 << 3) | IP6_M, .proto = P_UDP,
+				      .payload = 1000 };
+		tiny = (struct pkt){ .family = 6, .n_ext = 1, .ext = { P_FRAGMENT },
+				     .frag = 252 << 3, .proto = P_UDP, .payload = 3 };
+		tcp_later = (struct pkt){ .family = 6, .n_ext = 1,
+					  .ext = { P_FRAGMENT }, .frag = 185 << 3,
+					  .proto = P_TCP, .payload = 0 };
+	}
+
+	configure(fx, DNS_RULE, SSH_SYN_RULE);
+	assert_verdict(send_pkt(fx, &first), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &later), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &tiny), VERDICT_PASS);
+	assert_rule(fx, "dns", 3, 3, 0, 0);
+	/* The burst of 3 is spent: the next later fragment is limited. */
+	assert_verdict(send_pkt(fx, &later), VERDICT_DROP);
+	assert_rule(fx, "dns", 4, 3, 1, 1);
+	/* Another source has its own budget. */
+	assert_int_equal(send_from(fx, &later, family == 4 ? "192.0.2.99" :
+							      "2001:db8::99"),
+			 VERDICT_PASS);
+	assert_rule(fx, "dns", 5, 4, 1, 1);
+
+	assert_verdict(send_pkt(fx, &tcp_later), VERDICT_PASS);
+	assert_rule(fx, "ssh", 0, 0, 0, 0);
+
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_cnt(fx, SL_CNT_RATE, 1);
+	assert_cnt(fx, SL_CNT_PASSED, 5);
+	assert_cnt(fx, SL_CNT_DROPPED, 1);
+}
+
+static void test_ipv4_later_fragments_match_by_protocol_never_malformed(void **state)
+{
+	later_fragments_match_by_protocol(*state, 4);
+}
+
+static void test_ipv6_later_fragments_match_by_protocol_never_malformed(void **state)
+{
+	later_fragments_match_by_protocol(*state, 6);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Truncated frames                                                          */
+/* ------------------------------------------------------------------------ */
+
+static const struct pkt truncation_frames[] = {
+	/* IPv4 TCP, IHL 8, data offset 8, payload: headers end at 78. */
+	{ .family = 4, .ihl = 8, .proto = P_TCP, .sport = 40000, .dport = 80,
+	  .tcp_flags = TCP_ACK, .doff = 8, .payload = 24 },
+	/* IPv6, hop-by-hop + routing + destination options, UDP: 110. */
+	{ .family = 6, .n_ext = 3, .ext = { P_HOPOPTS, P_ROUTING, P_DSTOPTS },
+	  .proto = P_UDP, .sport = 40000, .dport = 53, .payload = 24 },
+	/* QinQ IPv4 UDP: 50. */
+	{ .n_vlan = 2, .family = 4, .proto = P_UDP, .sport = 40000, .dport = 53,
+	  .payload = 24 },
+};
+
+/*
+ * Cuts each frame at every length from an Ethernet header to the whole
+ * frame, twice: as captured (the IP length still claims the whole packet,
+ * so every cut is malformed) and with the IP length rewritten to the cut
+ * (only a cut inside the headers is malformed). Checks each run's verdict
+ * and that the malformed counter moved exactly when expected.
+ */
+static void run_truncations(struct fx *fx, bool drop)
+{
+	uint64_t malformed = 0, matched = 0, passed = 0, dropped = 0;
+	size_t i, len;
+	int fit;
+
+	for (i = 0; i < ARRAY_SIZE(truncation_frames); i++) {
+		const struct pkt *p = &truncation_frames[i];
+		struct frame full;
+
+		build(p, &full);
+		for (fit = 0; fit <= 1; fit++) {
+			for (len = 14; len <= full.len; len++) {
+				struct frame f = full;
+				bool bad;
+				int verdict;
+				uint64_t got;
+
+				if (fit)
+					fit_ip_length(&f, p->family == 6, len);
+				bad = fit ? len < f.hdr_end : len < full.len;
+				verdict = run_bytes(fx, f.b, len);
+				malformed += bad;
+				matched += !bad;
+				if (bad && drop)
+					dropped++;
+				else
+					passed++;
+				if (verdict != (bad && drop ? VERDICT_DROP : VERDICT_PASS))
+					fail_msg("frame %zu (%s) cut at %zu of %zu: verdict %d, expected %s",
+						 i, fit ? "length fitted" : "as captured",
+						 len, full.len, verdict,
+						 bad && drop ? "drop" : "pass");
+				got = global_count(fx, SL_CNT_MALFORMED, false);
+				if (got != malformed)
+					fail_msg("frame %zu (%s) cut at %zu of %zu (headers end at %zu): malformed count %" PRIu64 ", expected %" PRIu64,
+						 i, fit ? "length fitted" : "as captured",
+						 len, full.len, full.hdr_end, got, malformed);
+			}
+		}
+	}
+	assert_rule(fx, "all", matched, matched, 0, 0);
+	assert_cnt(fx, SL_CNT_PASSED, passed);
+	assert_cnt(fx, SL_CNT_DROPPED, dropped);
+	assert_cnt(fx, SL_CNT_RX, passed + dropped);
+	assert_cnt(fx, SL_CNT_NON_IP, 0);
+}
+
+#define ALL_RULE "rule all key global rate 100000/s burst 100000 action drop"
+
+static void test_truncated_frames_pass_and_count_malformed_exactly(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, ALL_RULE);
+	run_truncations(fx, false);
+}
+
+static void test_truncated_frames_dropped_under_malformed_drop(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "malformed drop", ALL_RULE);
+	run_truncations(fx, true);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Malformed header fields                                                   */
+/* ------------------------------------------------------------------------ */
+
+struct malformed_case {
+	const char *name;
+	struct pkt pkt;
+	void (*mutate)(struct frame *f);
+};
+
+static void ihl_4(struct frame *f)
+{
+	f->b[f->l3] = 0x44;
+}
+
+static void ihl_0(struct frame *f)
+{
+	f->b[f->l3] = 0x40;
+}
+
+static void tot_len_19(struct frame *f)
+{
+	put16(f->b + f->l3 + 2, 19);
+}
+
+static void tot_len_below_options(struct frame *f)
+{
+	put16(f->b + f->l3 + 2, 20);	/* IHL 6: 24 bytes of header */
+}
+
+static void tot_len_beyond_frame(struct frame *f)
+{
+	put16(f->b + f->l3 + 2, f->len - f->l3 + 1);
+}
+
+static void version_6_in_ipv4(struct frame *f)
+{
+	f->b[f->l3] = 0x65;
+}
+
+static void version_4_in_ipv6(struct frame *f)
+{
+	f->b[f->l3] = 0x40;
+}
+
+static void payload_len_beyond_frame(struct frame *f)
+{
+	put16(f->b + f->l3 + 4, f->len - f->l3 - 40 + 1);
+}
+
+static void tcp_doff_4(struct frame *f)
+{
+	f->b[f->l4 + 12] = 4 << 4;
+}
+
+static void tcp_doff_0(struct frame *f)
+{
+	f->b[f->l4 + 12] = 0;
+}
+
+static void tcp_doff_beyond_packet(struct frame *f)
+{
+	f->b[f->l4 + 12] = 15 << 4;	/* 60 bytes; the packet has 30 */
+}
+
+/* The IP packet ends inside the UDP header; the rest looks like padding. */
+static void udp_beyond_tot_len(struct frame *f)
+{
+	put16(f->b + f->l3 + 2, 20 + 4);
+}
+
+static void ext_len_beyond_payload(struct frame *f)
+{
+	f->b[f->l3 + 40 + 1] = 200;	/* hop-by-hop: 1608 bytes */
+}
+
+static void ipv4_frame_in_ipv6_ethertype(struct frame *f)
+{
+	put16(f->b + 12, ETH_TYPE_IP6);
+}
+
+static const struct malformed_case malformed_cases[] = {
+	{ "malformed_ipv4_ihl_4",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 }, ihl_4 },
+	{ "malformed_ipv4_ihl_0",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 }, ihl_0 },
+	{ "malformed_ipv4_tot_len_below_ihl",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 }, tot_len_19 },
+	{ "malformed_ipv4_tot_len_below_ihl_with_options",
+	  { .family = 4, .ihl = 6, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  tot_len_below_options },
+	{ "malformed_ipv4_tot_len_beyond_frame",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  tot_len_beyond_frame },
+	{ "malformed_ipv4_version_6",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  version_6_in_ipv4 },
+	{ "malformed_ipv6_version_4",
+	  { .family = 6, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  version_4_in_ipv6 },
+	{ "malformed_ipv4_packet_behind_ipv6_ethertype",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 60 },
+	  ipv4_frame_in_ipv6_ethertype },
+	{ "malformed_ipv6_payload_len_beyond_frame",
+	  { .family = 6, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  payload_len_beyond_frame },
+	{ "malformed_ipv6_payload_len_beyond_frame_with_ext_headers",
+	  { .family = 6, .n_ext = 2, .ext = { P_HOPOPTS, P_DSTOPTS }, .proto = P_UDP,
+	    .dport = 53, .payload = 20 }, payload_len_beyond_frame },
+	{ "malformed_ipv6_ext_header_longer_than_payload",
+	  { .family = 6, .n_ext = 1, .ext = { P_HOPOPTS }, .proto = P_UDP,
+	    .dport = 53, .payload = 20 }, ext_len_beyond_payload },
+	{ "malformed_ipv4_tcp_doff_4",
+	  { .family = 4, .proto = P_TCP, .dport = 80, .tcp_flags = TCP_SYN,
+	    .payload = 10 }, tcp_doff_4 },
+	{ "malformed_ipv4_tcp_doff_0",
+	  { .family = 4, .proto = P_TCP, .dport = 80, .tcp_flags = TCP_SYN,
+	    .payload = 10 }, tcp_doff_0 },
+	{ "malformed_ipv6_tcp_doff_4",
+	  { .family = 6, .proto = P_TCP, .dport = 80, .tcp_flags = TCP_SYN,
+	    .payload = 10 }, tcp_doff_4 },
+	{ "malformed_tcp_doff_beyond_packet",
+	  { .family = 4, .proto = P_TCP, .dport = 80, .tcp_flags = TCP_SYN,
+	    .payload = 10 }, tcp_doff_beyond_packet },
+	{ "malformed_udp_header_beyond_ipv4_tot_len",
+	  { .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 },
+	  udp_beyond_tot_len },
+	{ "malformed_third_vlan_tag_ipv4",
+	  { .n_vlan = 3, .family = 4, .proto = P_UDP, .dport = 53, .payload = 20 } },
+	{ "malformed_third_vlan_tag_ipv6",
+	  { .n_vlan = 3, .tpid = { ETH_TYPE_8021Q, ETH_TYPE_8021Q, ETH_TYPE_8021Q },
+	    .family = 6, .proto = P_UDP, .dport = 53, .payload = 20 } },
+	/* Nine extension headers: longer than any chain a real stack sends. */
+	{ "malformed_ipv6_chain_of_9_ext_headers",
+	  { .family = 6, .n_ext = 9,
+	    .ext = { P_HOPOPTS, P_DSTOPTS, P_DSTOPTS, P_DSTOPTS, P_DSTOPTS,
+		     P_DSTOPTS, P_DSTOPTS, P_DSTOPTS, P_DSTOPTS },
+	    .proto = P_UDP, .dport = 53, .payload = 20 } },
+	{ "malformed_ipv6_chain_of_10_ext_headers",
+	  { .family = 6, .n_ext = 10,
+	    .ext = { P_HOPOPTS, P_ROUTING, P_AH, P_DSTOPTS, P_DSTOPTS, P_DSTOPTS,
+		     P_DSTOPTS, P_DSTOPTS, P_DSTOPTS, P_DSTOPTS },
+	    .proto = P_TCP, .dport = 80, .tcp_flags = TCP_SYN } },
+};
+
+/*
+ * Counted malformed, passed under the default policy, dropped under
+ * `malformed drop`; never classified, so the catch-all rule never sees it.
+ */
+static void test_malformed_field_counted_passed_then_dropped(void **state)
+{
+	struct fx *fx = *state;
+	const struct malformed_case *c = fx->param;
+	struct frame f;
+
+	build(&c->pkt, &f);
+	if (c->mutate)
+		c->mutate(&f);
+
+	configure(fx, ALL_RULE);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_MALFORMED, 1);
+	assert_cnt_bytes(fx, SL_CNT_MALFORMED, f.len);
+	assert_cnt(fx, SL_CNT_PASSED, 1);
+	assert_cnt(fx, SL_CNT_NON_IP, 0);
+
+	configure(fx, "malformed drop", ALL_RULE);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_cnt(fx, SL_CNT_MALFORMED, 2);
+	assert_cnt(fx, SL_CNT_DROPPED, 1);
+	assert_rule(fx, "all", 0, 0, 0, 0);
+}
+
+/*
+ * parse.bpf.h: "A chain longer than this [SL_MAX_EXT_HDRS = 8] is ... malformed",
+ * so 7 and 8 extension headers are chains the parser must finish.
+ */
+static void test_ipv6_chain_of_8_ext_headers_parses_and_matches(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p = { .family = 6, .n_ext = 7,
+			 .ext = { P_HOPOPTS, P_DSTOPTS, P_ROUTING, P_AH, P_DSTOPTS,
+				  P_DSTOPTS, P_DSTOPTS, P_DSTOPTS },
+			 .proto = P_UDP, .sport = 1, .dport = 53, .payload = 20 };
+
+	configure(fx, DNS_RULE);
+	assert_verdict(send_pkt(fx, &p), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_rule(fx, "dns", 1, 1, 0, 0);
+
+	p.n_ext = 8;
+	assert_verdict(send_pkt(fx, &p), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_rule(fx, "dns", 2, 2, 0, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Non-IP                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void test_arp_passes_untouched_and_counts_non_ip(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt arp = { .family = 0 };
+	struct pkt vlan_arp = { .n_vlan = 1, .family = 0 };
+	struct frame f;
+	int i;
+
+	/* Nothing that limits IP may touch ARP: a catch-all rule with no
+	 * budget, a deny of everything, malformed drop. */
+	configure(fx, "malformed drop", "deny 0.0.0.0/0", "deny ::/0",
+		  "rule all key global rate 1/s burst 1 action drop");
+	build(&arp, &f);
+	for (i = 0; i < 3; i++)
+		assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &vlan_arp), VERDICT_PASS);
+
+	assert_cnt(fx, SL_CNT_NON_IP, 4);
+	assert_cnt(fx, SL_CNT_RX, 4);
+	assert_cnt_bytes(fx, SL_CNT_NON_IP, 3 * f.len + f.len + 4);
+	/* PASSED and DROPPED count IP frames only. */
+	assert_cnt(fx, SL_CNT_PASSED, 0);
+	assert_cnt(fx, SL_CNT_DROPPED, 0);
+	assert_cnt(fx, SL_CNT_DENY, 0);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_rule(fx, "all", 0, 0, 0, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const struct pkt dns4 = { .family = 4, .proto = P_UDP, .sport = 5353,
+				 .dport = 53, .payload = 30 };
+
+static void test_rate_10_per_s_burst_5_admits_5_then_one_per_100ms(void **state)
+{
+	struct fx *fx = *state;
+	struct frame f;
+	int i;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 10/s burst 5 action drop");
+	build(&dns4, &f);
+	set_now(fx, 1 * NS_PER_S);
+	for (i = 0; i < 5; i++)
+		assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	for (i = 0; i < 3; i++)
+		assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "r1", 8, 5, 3, 3);
+
+	/* 100 ms later exactly one more interval has been earned. */
+	set_now(fx, 1 * NS_PER_S + 100 * NS_PER_MS);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "r1", 10, 6, 4, 4);
+	assert_int_equal(rule_count(fx, "r1").bytes, 10 * f.len);
+
+	/* One nanosecond short of the next interval is still too early. */
+	set_now(fx, 1 * NS_PER_S + 200 * NS_PER_MS - 1);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	set_now(fx, 1 * NS_PER_S + 200 * NS_PER_MS);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_rule(fx, "r1", 12, 7, 5, 5);
+
+	assert_cnt(fx, SL_CNT_PASSED, 7);
+	assert_cnt(fx, SL_CNT_DROPPED, 5);
+	assert_cnt(fx, SL_CNT_RATE, 5);
+	assert_cnt_bytes(fx, SL_CNT_DROPPED, 5 * f.len);
+	assert_cnt(fx, SL_CNT_CAS_EXHAUSTED, 0);
+	assert_int_equal(count_keys(fx), 1);
+}
+
+static void test_byte_rate_10000B_per_s_burst_3000_admits_three_1000_byte_frames(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p = dns4;
+	struct frame f;
+	int i;
+
+	/* 100 us per byte exactly: costs add up with no rounding. */
+	configure(fx, "rule bytes proto udp dport 53 key src rate 10000B/s burst 3000 action drop");
+	p.frame_len = 1000;
+	build(&p, &f);
+	assert_int_equal(f.len, 1000);
+	for (i = 0; i < 3; i++)
+		assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "bytes", 4, 3, 1, 1);
+	assert_int_equal(rule_count(fx, "bytes").bytes, 4000);
+
+	/* 1000 bytes at 10000 B/s take exactly 100 ms to earn back. */
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS - 1);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "bytes", 7, 4, 3, 3);
+
+	/* A small frame fits a budget a large one does not. */
+	p.frame_len = 0;
+	p.payload = 0;
+	set_now(fx, NS_PER_S + 105 * NS_PER_MS);
+	assert_verdict(send_pkt(fx, &p), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+}
+
+/*
+ * 12000 B/s is 83333.3 ns per byte: each frame's cost is rounded up to the
+ * next nanosecond, so a limit is never exceeded. A 1000-byte frame costs
+ * 83333334 ns, the burst of 3000 bytes 250000001 ns: three frames at one
+ * instant are 1 ns too many, and the third goes through 1 ns later.
+ */
+static void test_byte_rate_uneven_interval_rounds_each_frame_up(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p = dns4;
+	struct frame f;
+
+	configure(fx, "rule bytes proto udp dport 53 key src rate 12000B/s burst 3000 action drop");
+	p.frame_len = 1000;
+	build(&p, &f);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	set_now(fx, NS_PER_S + 1);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "bytes", 5, 3, 2, 2);
+}
+
+static void test_action_pass_rule_never_drops_counts_limited(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	configure(fx, "rule dry proto udp dport 53 key src rate 10/s burst 5 action pass");
+	for (i = 0; i < 10; i++)
+		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_rule(fx, "dry", 10, 10, 0, 5);
+	assert_cnt(fx, SL_CNT_RATE, 5);
+	assert_cnt(fx, SL_CNT_PASSED, 10);
+	assert_cnt(fx, SL_CNT_DROPPED, 0);
+}
+
+static void test_global_dry_run_drops_nothing_counts_everything(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt denied = dns4, bad = dns4;
+	struct frame f;
+	int i;
+
+	configure(fx, "malformed drop", "deny 203.0.113.0/24",
+		  "rule r1 proto udp dport 53 key src rate 10/s burst 5 action drop");
+	assert_int_equal(ruleset__set_dry_run(&fx->maps, true), 0);
+	assert_int_equal(read_cfg(fx).dry_run, 1);
+
+	for (i = 0; i < 10; i++)
+		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_rule(fx, "r1", 10, 10, 0, 5);
+	assert_cnt(fx, SL_CNT_RATE, 5);
+
+	denied.src = "203.0.113.9";
+	assert_verdict(send_pkt(fx, &denied), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_DENY, 1);
+
+	bad.n_vlan = 3;
+	build(&bad, &f);
+	assert_verdict(run_frame(fx, &f), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_MALFORMED, 1);
+
+	assert_cnt(fx, SL_CNT_DROPPED, 0);
+	assert_cnt(fx, SL_CNT_PASSED, 12);
+
+	/* A reload keeps the operator's dry run on. */
+	apply(fx);
+	assert_int_equal(read_cfg(fx).dry_run, 1);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+
+	/* And turning it off enforces again, on the same budget. */
+	assert_int_equal(ruleset__set_dry_run(&fx->maps, false), 0);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_verdict(send_pkt(fx, &denied), VERDICT_DROP);
+	assert_verdict(run_frame(fx, &f), VERDICT_DROP);
+	assert_rule(fx, "r1", 12, 11, 1, 7);
+	assert_cnt(fx, SL_CNT_DROPPED, 3);
+}
+
+/*
+ * Several rates on one rule must all hold, and a packet that one of them
+ * refuses is dropped: it was not admitted, so it must not spend the others
+ * (sluice_limiter.h: "0 (state unchanged) if not"). Limit A is 1/s burst 10,
+ * limit B 10/s burst 2. At t=1s two packets pass and eight more are refused
+ * by B. At t=1.2s B has earned its burst back, and A, having admitted only
+ * two packets, has room for eight more: the next packet must pass.
+ */
+static void test_rule_with_two_rates_refused_packet_spends_neither(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	configure(fx, "rule two proto udp dport 53 key src rate 1/s burst 10 rate 10/s burst 2 action drop");
+	for (i = 0; i < 10; i++)
+		assert_verdict(send_pkt(fx, &dns4), i < 2 ? VERDICT_PASS : VERDICT_DROP);
+	assert_rule(fx, "two", 10, 2, 8, 8);
+
+	set_now(fx, NS_PER_S + 200 * NS_PER_MS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_rule(fx, "two", 13, 4, 9, 9);
+}
+
+/*
+ * Rules are walked in rule-set order; a limited rule with action drop ends
+ * the walk. Loose first: both see every packet, the tight one decides.
+ */
+static void test_two_matching_rules_pass_only_if_both_conform(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	configure(fx, "rule loose proto udp dport 53 key src rate 100/s burst 10 action drop",
+		  "rule tight proto udp key src rate 10/s burst 2 action drop");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	for (i = 0; i < 3; i++)
+		assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_rule(fx, "loose", 5, 5, 0, 0);
+	assert_rule(fx, "tight", 5, 2, 3, 3);
+	assert_cnt(fx, SL_CNT_RATE, 3);
+	assert_cnt(fx, SL_CNT_DROPPED, 3);
+}
+
+/* The other order: the tight rule drops first and the loose one is not charged. */
+static void test_rule_that_drops_ends_walk_later_rules_not_charged(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	configure(fx, "rule tight proto udp key src rate 10/s burst 2 action drop",
+		  "rule loose proto udp dport 53 key src rate 100/s burst 10 action drop");
+	for (i = 0; i < 5; i++)
+		assert_verdict(send_pkt(fx, &dns4), i < 2 ? VERDICT_PASS : VERDICT_DROP);
+	assert_rule(fx, "tight", 5, 2, 3, 3);
+	assert_rule(fx, "loose", 2, 2, 0, 0);
+}
+
+static void test_syn_rule_sees_only_syn_without_ack(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt syn = { .family = 4, .proto = P_TCP, .sport = 40000, .dport = 22,
+			   .tcp_flags = TCP_SYN };
+	struct pkt ack = syn, synack = syn, syn6 = syn;
+	int i;
+
+	ack.tcp_flags = TCP_ACK;
+	synack.tcp_flags = TCP_SYN | TCP_ACK;
+	syn6.family = 6;
+	configure(fx, "rule ssh proto tcp dport 22 syn key src rate 10/s burst 1 action drop");
+	assert_verdict(send_pkt(fx, &syn), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &syn), VERDICT_DROP);
+	/* The budget is spent, yet the rule does not see ACKs at all. */
+	for (i = 0; i < 3; i++) {
+		assert_verdict(send_pkt(fx, &ack), VERDICT_PASS);
+		assert_verdict(send_pkt(fx, &synack), VERDICT_PASS);
+	}
+	assert_rule(fx, "ssh", 2, 1, 1, 1);
+	assert_verdict(send_pkt(fx, &syn6), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &syn6), VERDICT_DROP);
+	assert_rule(fx, "ssh", 4, 2, 2, 2);
+}
+
+static void test_key_src_prefix4_24_shares_budget_within_slash_24(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "rule r1 proto udp dport 53 key src prefix4 24 rate 10/s burst 2 action drop");
+	assert_verdict(send_from(fx, &dns4, "10.0.0.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.0.200"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.0.2"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "10.0.0.255"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "10.0.1.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.1.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.1.77"), VERDICT_DROP);
+	assert_rule(fx, "r1", 7, 4, 3, 3);
+	assert_int_equal(count_keys(fx), 2);
+}
+
+/* A prefix that ends inside a byte: 10.0.0.0/20 is 10.0.0.0 .. 10.0.15.255. */
+static void test_key_src_prefix4_20_masks_inside_a_byte(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "rule r1 proto udp dport 53 key src prefix4 20 rate 10/s burst 2 action drop");
+	assert_verdict(send_from(fx, &dns4, "10.0.0.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.15.255"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.8.8"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "10.0.16.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.31.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.16.0"), VERDICT_DROP);
+	assert_rule(fx, "r1", 6, 4, 2, 2);
+	assert_int_equal(count_keys(fx), 2);
+}
+
+static void test_key_src_prefix6_64_shares_budget_within_slash_64(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p = dns4;
+
+	p.family = 6;
+	configure(fx, "rule r1 proto udp dport 53 key src prefix6 64 rate 10/s burst 2 action drop");
+	assert_verdict(send_from(fx, &p, "2001:db8:1:2::1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:1:2:a:b:c:d"), VERDICT_PASS);
+	assert_int_equal(send_from(fx, &p, "2001:db8:1:2:ffff:ffff:ffff:ffff"),
+			 VERDICT_DROP);
+	assert_verdict(send_from(fx, &p, "2001:db8:1:3::1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:1:3::2"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:1:3::3"), VERDICT_DROP);
+	/* IPv4 sources keep their full /32 under a prefix6-only aggregate. */
+	assert_verdict(send_from(fx, &dns4, "10.0.0.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.0.0.2"), VERDICT_PASS);
+	assert_rule(fx, "r1", 8, 6, 2, 2);
+	assert_int_equal(count_keys(fx), 4);
+}
+
+static void test_key_global_one_budget_for_every_source(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt v6 = dns4;
+
+	v6.family = 6;
+	configure(fx, "rule g proto udp dport 53 key global rate 10/s burst 3 action drop");
+	assert_verdict(send_from(fx, &dns4, "192.0.2.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "198.51.100.7"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &v6, "2001:db8::5"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "203.0.113.200"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &v6, "2001:db8::6"), VERDICT_DROP);
+	assert_rule(fx, "g", 5, 3, 2, 2);
+	assert_int_equal(count_keys(fx), 1);
+}
+
+static void test_key_dport_one_budget_per_destination_port(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p53 = dns4, p54 = dns4;
+
+	p54.dport = 54;
+	configure(fx, "rule d proto udp dport 53,54 key dport rate 10/s burst 2 action drop");
+	assert_verdict(send_from(fx, &p53, "192.0.2.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p53, "192.0.2.2"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p53, "192.0.2.3"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &p54, "192.0.2.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p54, "192.0.2.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p54, "192.0.2.4"), VERDICT_DROP);
+	assert_rule(fx, "d", 6, 4, 2, 2);
+	assert_int_equal(count_keys(fx), 2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Allow and deny sets                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define TIGHT_DNS "rule r1 proto udp dport 53 key src rate 10/s burst 1 action drop"
+
+static void test_allow_listed_source_skips_rules_counted_allow(void **state)
+{
+	struct fx *fx = *state;
+	int i;
+
+	configure(fx, "allow 192.0.2.0/28", TIGHT_DNS);
+	for (i = 0; i < 3; i++)
+		assert_verdict(send_from(fx, &dns4, "192.0.2.15"), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_ALLOW, 3);
+	assert_rule(fx, "r1", 0, 0, 0, 0);
+	assert_int_equal(count_keys(fx), 0);
+	/* Just outside the /28 the rule applies. */
+	assert_verdict(send_from(fx, &dns4, "192.0.2.16"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.16"), VERDICT_DROP);
+	assert_rule(fx, "r1", 2, 1, 1, 1);
+	assert_cnt(fx, SL_CNT_ALLOW, 3);
+	assert_cnt(fx, SL_CNT_PASSED, 4);
+}
+
+static void test_deny_listed_source_dropped_counted_deny(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "deny 203.0.113.0/24", TIGHT_DNS);
+	assert_verdict(send_from(fx, &dns4, "203.0.113.1"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "203.0.113.255"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "203.0.114.1"), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_DENY, 2);
+	assert_cnt(fx, SL_CNT_DROPPED, 2);
+	assert_cnt(fx, SL_CNT_PASSED, 1);
+	assert_rule(fx, "r1", 1, 1, 0, 0);
+}
+
+static void test_allow_wins_over_more_specific_deny_inside_it(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "allow 10.0.0.0/8", "deny 10.1.0.0/16", TIGHT_DNS);
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.2.0.1"), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_ALLOW, 3);
+	assert_cnt(fx, SL_CNT_DENY, 0);
+	assert_rule(fx, "r1", 0, 0, 0, 0);
+}
+
+static void test_more_specific_allow_inside_deny_passes(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "deny 10.0.0.0/8", "allow 10.1.0.0/16", TIGHT_DNS);
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "10.2.0.1"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "10.255.255.255"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "11.0.0.1"), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_ALLOW, 2);
+	assert_cnt(fx, SL_CNT_DENY, 2);
+	assert_rule(fx, "r1", 1, 1, 0, 0);
+}
+
+static void test_ipv6_allow_and_deny_sets(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt p = dns4;
+
+	p.family = 6;
+	configure(fx, "allow 2001:db8:a::/48", "deny 2001:db8:d::/48",
+		  "deny 2001:db8:e::/48", "allow 2001:db8:e:1::/64",
+		  "allow 2001:db8:f::/48", "deny 2001:db8:f:1::/64",
+		  "deny 10.0.0.0/8", TIGHT_DNS);
+	/* Allowed: passes a rule with a budget of one, twice. */
+	assert_verdict(send_from(fx, &p, "2001:db8:a::1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:a:ffff::1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:d::1"), VERDICT_DROP);
+	/* Allow inside deny; deny inside allow. */
+	assert_verdict(send_from(fx, &p, "2001:db8:e:1::9"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &p, "2001:db8:e:2::9"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &p, "2001:db8:f:1::9"), VERDICT_PASS);
+	/* An IPv4 deny says nothing about IPv6. */
+	assert_verdict(send_from(fx, &p, "::ffff:10.0.0.1"), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_ALLOW, 4);
+	assert_cnt(fx, SL_CNT_DENY, 2);
+	assert_rule(fx, "r1", 1, 1, 0, 0);
+}
+
+static void test_rule_from_cidr_applies_only_to_those_sources(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt v6 = dns4;
+
+	v6.family = 6;
+	configure(fx, "rule r1 proto udp dport 53 from 192.0.2.0/24 key src rate 10/s burst 1 action drop",
+		  "deny 192.0.2.128/25");
+	assert_verdict(send_from(fx, &dns4, "192.0.2.7"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.7"), VERDICT_DROP);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.8"), VERDICT_PASS);
+	/* The deny inside the "from" CIDR still denies. */
+	assert_verdict(send_from(fx, &dns4, "192.0.2.200"), VERDICT_DROP);
+	assert_rule(fx, "r1", 3, 2, 1, 1);
+	assert_cnt(fx, SL_CNT_DENY, 1);
+	/* Outside the CIDR, either family, the rule is not there. */
+	assert_verdict(send_from(fx, &dns4, "198.51.100.7"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "198.51.100.7"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &v6, "2001:db8::7"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &v6, "2001:db8::7"), VERDICT_PASS);
+	assert_rule(fx, "r1", 3, 2, 1, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reloads and generations                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define R1_DNS "rule r1 proto udp dport 53 key src rate 10/s burst 2 action drop"
+
+static void test_reload_keeps_budgets_and_counters(void **state)
+{
+	struct fx *fx = *state;
+	struct sl_config back;
+	struct sl_error err = {};
+	struct sl_rule_counter before, after;
+	unsigned pos;
+	__u32 slot;
+	size_t i;
+
+	configure(fx, R1_DNS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_rule(fx, "r1", 3, 2, 1, 1);
+	before = rule_count(fx, "r1");
+	slot = rule_slot(fx, "r1", &pos);
+	assert_int_equal(pos, 0);
+
+	/* Set B: a new rule in front, r1 unchanged, sets and a policy. */
+	configure(fx, "rule r0 proto tcp dport 80 key src rate 10/s burst 5 action drop",
+		  R1_DNS, "allow 10.9.0.0/16", "deny 203.0.113.0/24",
+		  "allow 2001:db8:a::/48", "malformed drop");
+	assert_int_equal(rule_slot(fx, "r1", &pos), slot);
+	assert_int_equal(pos, 1);
+	assert_true(rule_slot(fx, "r0", NULL) != slot);
+	after = rule_count(fx, "r1");
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_rule(fx, "r0", 0, 0, 0, 0);
+
+	/* Same instant: the budget spent before the reload is still spent. */
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_rule(fx, "r1", 4, 2, 2, 2);
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+
+	config_init(&back);
+	if (ruleset__read(&fx->maps, &back, &err))
+		fail_msg("ruleset__read: %s", err.msg);
+	assert_int_equal(back.n_rules, 2);
+	for (i = 0; i < 2; i++) {
+		assert_string_equal(back.rules[i].name, fx->conf.rules[i].name);
+		assert_string_equal(back.rules[i].text, fx->conf.rules[i].text);
+	}
+	assert_int_equal(back.malformed, SL_MALFORMED_DROP);
+	assert_int_equal(back.n_allow, 2);
+	assert_int_equal(back.n_deny, 1);
+	for (i = 0; i < back.n_allow; i++) {
+		const struct sl_cidr *c = &back.allow[i];
+		char text[64];
+
+		config_format_cidr(c, text, sizeof(text));
+		if (strcmp(text, "10.9.0.0/16") && strcmp(text, "2001:db8:a::/48"))
+			fail_msg("ruleset__read: unexpected allow %s", text);
+	}
+	{
+		char text[64];
+
+		config_format_cidr(&back.deny[0], text, sizeof(text));
+		assert_string_equal(text, "203.0.113.0/24");
+	}
+	config_free(&back);
+}
+
+/* A new key means new state: the budget starts full, the counters go on. */
+static void test_reload_with_changed_key_starts_fresh_budget(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, R1_DNS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	configure(fx, "rule r1 proto udp dport 53 key global rate 10/s burst 2 action drop");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_rule(fx, "r1", 4, 3, 1, 1);
+}
+
+/* A slot freed by a deleted rule is handed to the next new rule zeroed. */
+static void test_reload_new_rule_in_freed_slot_starts_at_zero(void **state)
+{
+	struct fx *fx = *state;
+	__u32 old_slot;
+
+	configure(fx, R1_DNS,
+		  "rule r2 proto tcp dport 80 key src rate 10/s burst 2 action drop");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	old_slot = rule_slot(fx, "r1", NULL);
+
+	configure(fx, "rule r2 proto tcp dport 80 key src rate 10/s burst 2 action drop");
+	configure(fx, "rule r2 proto tcp dport 80 key src rate 10/s burst 2 action drop",
+		  "rule r3 proto udp dport 53 key src rate 10/s burst 2 action drop");
+	assert_int_equal(rule_slot(fx, "r3", NULL), old_slot);
+	assert_rule(fx, "r3", 0, 0, 0, 0);
+	/* And r3 is a new rule: r1's spent budget is not its budget. */
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_rule(fx, "r3", 1, 1, 0, 0);
+}
+
+static void test_each_apply_flips_generation(void **state)
+{
+	struct fx *fx = *state;
+	struct sl_cfg cfg;
+	unsigned i;
+
+	/* sl_cfg.gen counts the rule sets applied; gen & 1 is the live slot. */
+	assert_int_equal(read_cfg(fx).gen, 0);
+	for (i = 1; i <= 5; i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line),
+			 "rule r%u proto udp dport %u key src rate 10/s burst 1 action drop",
+			 i, 1000 + i);
+		conf_lines(fx, (const char *const[]){ line, NULL });
+		apply(fx);
+		cfg = read_cfg(fx);
+		assert_int_equal(cfg.gen, i);
+		assert_int_equal(cfg.gen & 1, i & 1);
+		assert_int_equal(cfg.hdr[i & 1].n_rules, i);
+		assert_int_equal(cfg.hdr[i & 1].active, (1ull << i) - 1);
+		/* The slot left behind still holds the previous set, untouched. */
+		assert_int_equal(cfg.hdr[!(i & 1)].n_rules, i - 1);
+		/* The generation now live is the one the data path reads. */
+		{
+			struct pkt p = dns4;
+
+			p.dport = 1000 + i;
+			assert_verdict(send_pkt(fx, &p), VERDICT_PASS);
+			assert_verdict(send_pkt(fx, &p), VERDICT_DROP);
+		}
+	}
+}
+
+/* Entries of a set applied two flips ago must not come back with its generation. */
+static void test_reload_clears_stale_set_entries_of_reused_generation(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "deny 10.0.0.0/8", "deny 2001:db8:d::/48");
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_DROP);
+	configure(fx, "malformed pass");
+	configure(fx, "allow 192.0.2.0/24");
+	/* Three applies: the live slot is the one the deny set was written to. */
+	assert_int_equal(read_cfg(fx).gen, 3);
+	assert_verdict(send_from(fx, &dns4, "10.1.2.3"), VERDICT_PASS);
+	{
+		struct pkt p = dns4;
+
+		p.family = 6;
+		assert_verdict(send_from(fx, &p, "2001:db8:d::1"), VERDICT_PASS);
+	}
+	assert_cnt(fx, SL_CNT_DENY, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Named by behaviour; the "test_" prefix says nothing in a report. */
+#define TEST(f) { #f + 5, f, setup, teardown, NULL }
+
+static const struct CMUnitTest parse_tests[] = {
+	TEST(test_ipv4_options_ihl_6_to_15_ports_read),
+	TEST(test_ipv4_first_fragment_carries_ports_and_matches_dport_rule),
+	TEST(test_ipv6_first_fragment_carries_ports_and_matches_dport_rule),
+	TEST(test_ipv4_later_fragments_match_by_protocol_never_malformed),
+	TEST(test_ipv6_later_fragments_match_by_protocol_never_malformed),
+	TEST(test_truncated_frames_pass_and_count_malformed_exactly),
+	TEST(test_truncated_frames_dropped_under_malformed_drop),
+};
+
+static const struct CMUnitTest policy_tests[] = {
+	TEST(test_ipv6_chain_of_8_ext_headers_parses_and_matches),
+	TEST(test_arp_passes_untouched_and_counts_non_ip),
+
+	TEST(test_rate_10_per_s_burst_5_admits_5_then_one_per_100ms),
+	TEST(test_byte_rate_10000B_per_s_burst_3000_admits_three_1000_byte_frames),
+	TEST(test_byte_rate_uneven_interval_rounds_each_frame_up),
+	TEST(test_action_pass_rule_never_drops_counts_limited),
+	TEST(test_global_dry_run_drops_nothing_counts_everything),
+	TEST(test_rule_with_two_rates_refused_packet_spends_neither),
+	TEST(test_two_matching_rules_pass_only_if_both_conform),
+	TEST(test_rule_that_drops_ends_walk_later_rules_not_charged),
+	TEST(test_syn_rule_sees_only_syn_without_ack),
+	TEST(test_key_src_prefix4_24_shares_budget_within_slash_24),
+	TEST(test_key_src_prefix4_20_masks_inside_a_byte),
+	TEST(test_key_src_prefix6_64_shares_budget_within_slash_64),
+	TEST(test_key_global_one_budget_for_every_source),
+	TEST(test_key_dport_one_budget_per_destination_port),
+
+	TEST(test_allow_listed_source_skips_rules_counted_allow),
+	TEST(test_deny_listed_source_dropped_counted_deny),
+	TEST(test_allow_wins_over_more_specific_deny_inside_it),
+	TEST(test_more_specific_allow_inside_deny_passes),
+	TEST(test_ipv6_allow_and_deny_sets),
+	TEST(test_rule_from_cidr_applies_only_to_those_sources),
+
+	TEST(test_reload_keeps_budgets_and_counters),
+	TEST(test_reload_with_changed_key_starts_fresh_budget),
+	TEST(test_reload_new_rule_in_freed_slot_starts_at_zero),
+	TEST(test_each_apply_flips_generation),
+	TEST(test_reload_clears_stale_set_entries_of_reused_generation),
+};
+
+int main(void)
+{
+	struct CMUnitTest tests[ARRAY_SIZE(path_cases) + ARRAY_SIZE(parse_tests) +
+				ARRAY_SIZE(malformed_cases) + ARRAY_SIZE(policy_tests)];
+	size_t n = 0, i;
+
+	/* Table rows become tests of their own, named by the row. */
+	for (i = 0; i < ARRAY_SIZE(path_cases); i++)
+		tests[n++] = (struct CMUnitTest){ path_cases[i].name,
+			test_header_path_passes_and_matches_rule, setup, teardown,
+			(void *)&path_cases[i] };
+	for (i = 0; i < ARRAY_SIZE(parse_tests); i++)
+		tests[n++] = parse_tests[i];
+	for (i = 0; i < ARRAY_SIZE(malformed_cases); i++)
+		tests[n++] = (struct CMUnitTest){ malformed_cases[i].name,
+			test_malformed_field_counted_passed_then_dropped, setup,
+			teardown, (void *)&malformed_cases[i] };
+	for (i = 0; i < ARRAY_SIZE(policy_tests); i++)
+		tests[n++] = policy_tests[i];
+
+	return cmocka_run_group_tests_name("bpf", tests, NULL, NULL);
+}
