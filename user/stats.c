@@ -5,9 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "batch.h"
 #include "stats.h"
-
-#define KEY_BATCH	8192
 
 /* JSON names of the reason counters, in sl_counter_index order. */
 static const struct {
@@ -58,44 +57,17 @@ out:
 	return ret;
 }
 
-/* Batched: one syscall per KEY_BATCH keys keeps a million-key map cheap. */
+static int count_one(const void *key, const void *value, void *arg)
+{
+	++*(unsigned long long *)arg;
+	return 0;
+}
+
 static int count_entries(int fd, size_t key_size, size_t value_size,
 			 unsigned long long *count)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	void *keys, *vals;
-	__u64 in = 0, out = 0;
-	bool first = true;
-	int ret = 0;
-
 	*count = 0;
-	keys = calloc(KEY_BATCH, key_size);
-	vals = calloc(KEY_BATCH, value_size);
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 n = KEY_BATCH;
-
-		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
-					   &n, &opts);
-		if (ret)
-			ret = -errno;
-		*count += n;
-		if (ret == -ENOENT) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
+	return batch__for_each(fd, key_size, value_size, count_one, count);
 }
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,

@@ -6,9 +6,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "batch.h"
 #include "sweep.h"
-
-#define BATCH	4096
 
 struct conn_count {
 	struct sl_key key;
@@ -63,46 +62,6 @@ static const struct conn_count *counts_find(const struct counts *c,
 	struct conn_count probe = { .key = *key };
 
 	return bsearch(&probe, c->v, c->n, sizeof(*c->v), key_cmp);
-}
-
-/* Every entry of a hash map, in batches: keys and values side by side. */
-static int dump_map(int fd, size_t key_size, size_t value_size,
-		    int (*fn)(const void *key, const void *value, void *arg),
-		    void *arg)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u8 *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * value_size);
-	__u64 in = 0, out = 0;
-	bool first = true, last = false;
-	int ret = 0;
-
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (!last) {
-		__u32 n = BATCH, i;
-
-		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n,
-					 &opts)) {
-			if (errno != ENOENT) {
-				ret = -errno;
-				goto out;
-			}
-			last = true;
-		}
-		for (i = 0; i < n; i++) {
-			ret = fn(keys + i * key_size, vals + i * value_size, arg);
-			if (ret)
-				goto out;
-		}
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
 }
 
 static int run_ctl(int ctl_fd, struct sl_ctl *ctl)
@@ -174,7 +133,7 @@ static int release_idle(const struct sl_maps *maps, struct scan *s)
 	int ret;
 
 	s->release = true;
-	ret = dump_map(maps->flows, sizeof(struct sl_flow_key), sizeof(struct sl_flow),
+	ret = batch__for_each(maps->flows, sizeof(struct sl_flow_key), sizeof(struct sl_flow),
 		       scan_flow, s);
 	for (i = 0; !ret && i < s->n_idle; i++) {
 		struct sl_ctl ctl = { .op = SL_CTL_RELEASE, .flow = s->idle[i].key };
@@ -204,13 +163,13 @@ static int reconcile(const struct sl_maps *maps, struct scan *s)
 	int ret;
 
 	s->expected = &expected;
-	ret = dump_map(maps->conns, sizeof(struct sl_key), sizeof(__s64), scan_count,
+	ret = batch__for_each(maps->conns, sizeof(struct sl_key), sizeof(__s64), scan_count,
 		       &before);
 	if (!ret)
-		ret = dump_map(maps->flows, sizeof(struct sl_flow_key),
+		ret = batch__for_each(maps->flows, sizeof(struct sl_flow_key),
 			       sizeof(struct sl_flow), scan_flow, s);
 	if (!ret)
-		ret = dump_map(maps->conns, sizeof(struct sl_key), sizeof(__s64),
+		ret = batch__for_each(maps->conns, sizeof(struct sl_key), sizeof(__s64),
 			       scan_count, &after);
 	if (ret)
 		goto out;
