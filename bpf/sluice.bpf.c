@@ -468,14 +468,14 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!bits)
 		return finish(XDP_PASS, len);
 	rules &= *bits;
+	/* Rules with ports match only TCP and UDP (sl_l4), whose packets have
+	 * ports unless they are later fragments, which skip the port filter. */
 	if (pkt.has_ports) {
 		port_index = SL_DPORT_INDEX(gen, pkt.dport);
 		bits = bpf_map_lookup_elem(&sl_dport, &port_index);
 		if (!bits)
 			return finish(XDP_PASS, len);
 		rules &= *bits;
-	} else if (!pkt.later_fragment) {
-		rules &= hdr->portless;
 	}
 
 	w = bpf_map_lookup_elem(&sl_walk, &zero);

@@ -161,7 +161,6 @@ struct sl_rule {
 /* Per generation: the bitmaps that do not come from a per-field lookup. */
 struct sl_gen_hdr {
 	__u64 active;		/* bit i set: rule position i exists */
-	__u64 portless;		/* rules that match a packet without ports */
 	__u64 syn;		/* rules restricted to TCP SYN without ACK */
 	__u64 conns;		/* rules with a conns limit: they track flows */
 	__u32 n_rules;

@@ -4,8 +4,8 @@
  *
  * The data path reads sl_cfg.gen once per packet and then only tables of
  * that generation, so everything here writes the other generation and
- * publishes it with the last update. The flip changes one byte (gen is 0 or
- * 1), so a reader can never see a torn generation number.
+ * publishes it with the last update: the data path reads only gen's lowest
+ * bit, which lives in one byte, so a reader can never see a torn slot.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -216,8 +216,6 @@ static int write_classifiers(const struct sl_maps *maps,
 	hdr->n_rules = conf->n_rules;
 	for (i = 0; i < conf->n_rules; i++) {
 		hdr->active |= 1ull << i;
-		if (!conf->rules[i].n_ports)
-			hdr->portless |= 1ull << i;
 		if (conf->rules[i].syn)
 			hdr->syn |= 1ull << i;
 		for (unsigned j = 0; j < conf->rules[i].n_limits; j++)
