@@ -132,10 +132,14 @@ static inline __u64 sl_window_pack(__u64 index, __u64 prev, __u64 cur)
  * Returns 1 if one more packet fits `max` per `period_ns` at `now`, with
  * the word to store in *new_word; 0 (and the word unchanged) if not. The
  * previous window's weight is rounded up, so the estimate never undercounts.
- * A key idle for a whole window forgets its past; one idle for exactly
- * 2^24 windows would mistake an old window for the current one, a bound of
- * 194 days for 1 s windows. Callers keep max at most SL_WIN_MAX and
- * period_ns below 2^48.
+ * A key idle for a whole window forgets its past; one idle for k x 2^24 - 1,
+ * k x 2^24 or k x 2^24 + 1 windows would mistake an old window for the next,
+ * the current or the previous one (and refuse more than it should for one
+ * window), a bound of 194 days for 1 s windows. A `now` one window
+ * behind the stored one is a timestamp taken just before another CPU moved
+ * the key on: it counts as the start of the stored window, never as a
+ * reason to forget it. Callers keep max at most SL_WIN_MAX and period_ns
+ * below 2^48.
  */
 static inline int sl_window_conform(__u64 word, __u64 now, __u64 period_ns,
 				    __u64 max, __u64 *new_word)
@@ -148,6 +152,11 @@ static inline int sl_window_conform(__u64 word, __u64 now, __u64 period_ns,
 	__u64 weight;
 
 	*new_word = word;
+	/* word 0 is a fresh key: an admit always leaves cur >= 1. */
+	if (word && stored == ((index + 1) & SL_WIN_INDEX_MASK)) {
+		index++;
+		left = period_ns;
+	}
 	if (stored != (index & SL_WIN_INDEX_MASK)) {
 		prev = stored == ((index - 1) & SL_WIN_INDEX_MASK) ? cur : 0;
 		cur = 0;

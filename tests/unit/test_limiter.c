@@ -1700,9 +1700,11 @@ static void test_window_index_wraps_modulo_2_24(void **state UNUSED)
 			       200), 50);
 	assert_int_equal(word, sl_window_pack(6 + WIN_SPAN, 100, 50));
 	assert_int_equal(word, sl_window_pack(6, 100, 50));
-	/* Either side of the aliasing: forgotten. */
+	/* Idle 2^24 - 1 windows: taken for the next window, so a stale
+	 * timestamp at the start of the stored one: still full. */
 	expect_count("idle 2^24 - 1 windows",
-		     win_flood_copy(old, (4 + WIN_SPAN) * S, S, 100), 100);
+		     win_flood_copy(old, (4 + WIN_SPAN) * S, S, 100), 0);
+	/* Beyond the aliasing: forgotten. */
 	expect_count("idle 2^24 + 2 windows",
 		     win_flood_copy(old, (7 + WIN_SPAN) * S, S, 100), 100);
 }
@@ -1905,6 +1907,12 @@ static int ref_window_conform(__u64 word, __u64 now, __u64 period, __u64 max,
 	      cur = word & 0xfffff;
 	u128 w;
 
+	/* A word one window ahead: now is a stale timestamp, taken as the
+	 * start of the stored window (a fresh key, word 0, never is). */
+	if (word && stored == (__u64)((index + 1) % WIN_SPAN)) {
+		index++;
+		left = period;
+	}
 	if (stored == (__u64)(index % WIN_SPAN)) {
 		*kind = 0;
 	} else if (stored == (__u64)((index + WIN_SPAN - 1) % WIN_SPAN)) {
@@ -1996,17 +2004,23 @@ static void test_window_conform_matches_int128_reference(void **state UNUSED)
 		assert_int_equal(next, want_next);
 		if (r) {
 			assert_true(win_cur(next) <= max);
-			assert_int_equal(win_index(next),
-					 index & SL_WIN_INDEX_MASK);
+			/* Its own window, or the one a stale now ran into. */
+			assert_true(win_index(next) == (index & SL_WIN_INDEX_MASK) ||
+				    win_index(next) == ((index + 1) & SL_WIN_INDEX_MASK));
 			/* Admitted with nothing to spare: the count is max. */
 			if (win_cur(next) == max)
 				exact++;
 		}
 		seen[r][kind]++;
 	}
-	for (int r = 0; r < 2; r++)
-		for (int k = 0; k < 3; k++)
-			assert_true(seen[r][k] > 10000);
+	for (int r = 0; r < 2; r++) {
+		for (int k = 0; k < 3; k++) {
+			if (seen[r][k] <= 5000)
+				print_error("seen[%d][%d] = %llu\n", r, k,
+					    (unsigned long long)seen[r][k]);
+			assert_true(seen[r][k] > 5000);
+		}
+	}
 	assert_true(exact > 10000);
 }
 
