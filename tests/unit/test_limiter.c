@@ -1383,8 +1383,9 @@ static __u64 win_cur(__u64 word)
 /*
  * One packet offered at `now`; 1 if admitted. A refusal must leave the word
  * bit for bit (and *new_word must be written with it, never left as it
- * was); an admit must store the current window's index and a count within
- * `max`, nothing carried into the next field.
+ * was); an admit must store the current window's index (or keep the next
+ * one's, for a stale now) and a count within `max`, nothing carried into
+ * the next field.
  */
 static int win_offer(__u64 *word, __u64 now, __u64 period, __u64 max)
 {
@@ -1396,7 +1397,11 @@ static int win_offer(__u64 *word, __u64 now, __u64 period, __u64 max)
 		return 0;
 	}
 	assert_int_equal(ok, 1);
-	assert_int_equal(win_index(next), (now / period) & SL_WIN_INDEX_MASK);
+	/* The current window's index, or the next one's if another CPU had
+	 * already moved the key there (a stale now). */
+	assert_true(win_index(next) == ((now / period) & SL_WIN_INDEX_MASK) ||
+		    (win_index(*word) == ((now / period + 1) & SL_WIN_INDEX_MASK) &&
+		     win_index(next) == win_index(*word)));
 	assert_true(win_cur(next) >= 1 && win_cur(next) <= max);
 	*word = next;
 	return 1;
@@ -1934,6 +1939,26 @@ static int ref_window_conform(__u64 word, __u64 now, __u64 period, __u64 max,
 	return 1;
 }
 
+/*
+ * Two CPUs at a window boundary: CPU1 (now = 11 s) moves the key into
+ * window 11 first; CPU0's timestamp (11 s - 1 ns) was taken just before.
+ * CPU0's packet counts as the start of window 11, so the key keeps window
+ * 10's 50 as its previous count: window 11 admits 49 at its start in all
+ * (100 - 50 x 1024/1024 - 1 already there), not a fresh 100.
+ */
+static void test_window_stale_timestamp_does_not_reset_a_moved_key(void **state UNUSED)
+{
+	__u64 word = 0;
+
+	assert_int_equal(win_flood(&word, 10 * S + 500 * MS, S, 100, 50), 50);
+	assert_int_equal(win_flood(&word, 11 * S, S, 100, 1), 1);
+	assert_int_equal(word, sl_window_pack(11, 50, 1));
+	assert_int_equal(win_flood(&word, 11 * S - 1, S, 100, 1), 1);
+	assert_int_equal(word, sl_window_pack(11, 50, 2));
+	expect_count("window 11 at its start, after a stale timestamp",
+		     win_flood(&word, 11 * S + 1, S, 100, 200), 48);
+}
+
 static void test_window_conform_matches_int128_reference(void **state UNUSED)
 {
 	static const __u64 periods[] = {
@@ -2061,6 +2086,7 @@ int main(void)
 		cmocka_unit_test(test_window_previous_window_weighted_by_share_still_covered),
 		cmocka_unit_test(test_window_idle_for_a_whole_window_forgets_the_past),
 		cmocka_unit_test(test_window_refusal_leaves_word_unchanged),
+		cmocka_unit_test(test_window_stale_timestamp_does_not_reset_a_moved_key),
 		cmocka_unit_test(test_window_index_wraps_modulo_2_24),
 		cmocka_unit_test(test_window_max_count_fits_20_bits),
 		cmocka_unit_test(test_window_two_limits_both_hold),
