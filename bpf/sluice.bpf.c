@@ -70,6 +70,35 @@ static __always_inline __u32 action_rank(__u32 action)
 	}
 }
 
+/* Position of the lowest set bit of a non-zero word, by binary search. */
+static __always_inline __u32 lowest_bit(__u64 word)
+{
+	__u64 bit = word & -word;
+	__u32 pos = 0;
+
+	if (bit >> 32) {
+		pos += 32;
+		bit >>= 32;
+	}
+	if (bit >> 16) {
+		pos += 16;
+		bit >>= 16;
+	}
+	if (bit >> 8) {
+		pos += 8;
+		bit >>= 8;
+	}
+	if (bit >> 4) {
+		pos += 4;
+		bit >>= 4;
+	}
+	if (bit >> 2) {
+		pos += 2;
+		bit >>= 2;
+	}
+	return pos + (bit >> 1);
+}
+
 static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
 {
 	__u32 i;
@@ -262,19 +291,21 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
  * the walk, so later rules are not charged for a packet that never reaches
  * them; mark and pass let it go on.
  */
-static long apply_rule(__u32 pos, void *ctx)
+static long apply_rule(__u32 iteration, void *ctx)
 {
 	struct rule_walk *w = ((struct walk_ref *)ctx)->w;
 	struct sl_rule_counter *rc;
 	struct sl_key_state *st;
 	struct sl_rule *rule;
 	struct sl_key key = {};
-	__u32 index, reason;
+	__u32 index, reason, pos;
 
-	if (!(w->rules >> pos))
+	/* One turn per matching rule, lowest position first: the walk costs
+	 * what matches, not the highest position that does. */
+	if (!w->rules)
 		return 1;
-	if (!((w->rules >> pos) & 1))
-		return 0;
+	pos = lowest_bit(w->rules);
+	w->rules &= w->rules - 1;
 
 	index = SL_RULE_INDEX(w->gen, pos);
 	rule = bpf_map_lookup_elem(&sl_rules, &index);

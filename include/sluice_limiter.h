@@ -84,13 +84,18 @@ static inline __u64 sl_gcra_tolerance_ns(__u64 interval_fp, __u64 burst,
  * once and then one per interval.
  *
  * Returns 1 if the cost conforms, 0 if not, and in *new_tat always the
- * state the key holds afterwards. A TAT further ahead than the tolerance
- * means the limit was tightened on a live key (or the clock stepped back):
- * it is clamped to a full bucket, now + tolerance, and the clamp is stored
- * even on a refusal, so the key resumes at the new rate one tolerance later
- * instead of paying off a debt the new limit would never have let it run
- * up. Every sum is checked, so no input wraps into an admit.
+ * state the key holds afterwards. A TAT more than SL_CLAMP_SLACK_NS beyond
+ * the tolerance means the limit was tightened on a live key (or the clock
+ * stepped back): it is clamped to a full bucket, now + tolerance, and the
+ * clamp is stored even on a refusal, so the key resumes at the new rate one
+ * tolerance later instead of paying off a debt the new limit would never
+ * have let it run up. Closer than that, the TAT is ahead only because this
+ * CPU's `now` was read before another CPU spent from the key: clamping then
+ * would hand back credit, so the packet is refused and nothing written.
+ * Every sum is checked, so no input wraps into an admit.
  */
+#define SL_CLAMP_SLACK_NS	1000000ull	/* 1 ms: far beyond any stale read */
+
 static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 				  __u64 tolerance_ns, __u64 *new_tat)
 {
@@ -98,8 +103,9 @@ static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 
 	*new_tat = tat;
 	if (ahead > tolerance_ns) {
-		ahead = tolerance_ns;
-		*new_tat = now + ahead;	/* < tat, so no overflow */
+		if (ahead - tolerance_ns > SL_CLAMP_SLACK_NS)
+			*new_tat = now + tolerance_ns;	/* < tat: no overflow */
+		return 0;
 	}
 	if (cost_ns > tolerance_ns - ahead)
 		return 0;
