@@ -80,6 +80,9 @@ struct sl_error;
 int cli_edit(const char *path, const char *ifname,
 	     int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
 	     void *arg);
+/* Makes conf ifname's rule set as it is, nothing read; an exit code. */
+int cli_apply(const char *path, const char *ifname, struct sl_config *conf);
+
 /* Reads ifname's active rule set into conf; returns an exit code. */
 int cli_read_active(const char *path, const char *ifname, struct sl_config *conf);
 

@@ -450,40 +450,101 @@ static int cidr_reserve(struct sl_config *cfg, bool deny, size_t extra)
 	return 0;
 }
 
+/* FNV-1a over what makes two CIDRs equal. */
+static size_t cidr_hash(const struct sl_cidr *c)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	h = (h ^ c->family) * 0x100000001b3ull;
+	h = (h ^ c->prefixlen) * 0x100000001b3ull;
+	for (i = 0; i < sizeof(c->addr); i++)
+		h = (h ^ c->addr[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void cidr_slots(struct sl_config *cfg, bool deny, size_t ***slots,
+		       size_t **n_slots)
+{
+	*slots = deny ? &cfg->deny_slots : &cfg->allow_slots;
+	*n_slots = deny ? &cfg->n_deny_slots : &cfg->n_allow_slots;
+}
+
+/*
+ * Open addressing over list positions + 1 (0 is empty), at most half full.
+ * Returns the slot holding cidr, or the empty slot where it would go.
+ */
+static size_t *slot_for(size_t *slots, size_t n_slots, const struct sl_cidr *v,
+			const struct sl_cidr *cidr)
+{
+	size_t i = cidr_hash(cidr) & (n_slots - 1);
+
+	while (slots[i] && !cidr_equal(&v[slots[i] - 1], cidr))
+		i = (i + 1) & (n_slots - 1);
+	return &slots[i];
+}
+
+static int index_rebuild(struct sl_config *cfg, bool deny, size_t want)
+{
+	size_t **slots, *n_slots, *ns, n = 64, i;
+	struct sl_cidr **v;
+	size_t *len, *cap;
+
+	cidr_list(cfg, deny, &v, &len, &cap);
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	while (n < 2 * want)
+		n *= 2;
+	ns = calloc(n, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; i < *len; i++)
+		*slot_for(ns, n, *v, &(*v)[i]) = i + 1;
+	free(*slots);
+	*slots = ns;
+	*n_slots = n;
+	return 0;
+}
+
 int config_add_cidr(struct sl_config *cfg, bool deny,
 		    const struct sl_cidr *cidr)
 {
+	size_t **slots, *n_slots, *n, *cap, *slot;
 	struct sl_cidr **v;
-	size_t *n, *cap, i;
 	int ret;
 
 	cidr_list(cfg, deny, &v, &n, &cap);
-	for (i = 0; i < *n; i++)
-		if (cidr_equal(&(*v)[i], cidr))
-			return 0;
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	if (2 * (*n + 1) > *n_slots) {
+		ret = index_rebuild(cfg, deny, *n + 1);
+		if (ret)
+			return ret;
+	}
+	slot = slot_for(*slots, *n_slots, *v, cidr);
+	if (*slot)
+		return 0;
 	ret = cidr_reserve(cfg, deny, 1);
 	if (ret)
 		return ret;
-	(*v)[(*n)++] = *cidr;
+	(*v)[*n] = *cidr;
+	*slot = ++*n;
 	return 0;
 }
 
 int config_del_cidr(struct sl_config *cfg, bool deny,
 		    const struct sl_cidr *cidr)
 {
+	size_t **slots, *n_slots, *n, *cap, i;
 	struct sl_cidr **v;
-	size_t *n, *cap, i;
 
 	cidr_list(cfg, deny, &v, &n, &cap);
-	for (i = 0; i < *n; i++) {
-		if (cidr_equal(&(*v)[i], cidr)) {
-			memmove(&(*v)[i], &(*v)[i + 1],
-				(*n - i - 1) * sizeof(**v));
-			(*n)--;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	if (!*n_slots || !*slot_for(*slots, *n_slots, *v, cidr))
+		return -ENOENT;
+	i = *slot_for(*slots, *n_slots, *v, cidr) - 1;
+	memmove(&(*v)[i], &(*v)[i + 1], (*n - i - 1) * sizeof(**v));
+	(*n)--;
+	/* Positions after i moved: index them anew. */
+	return index_rebuild(cfg, deny, *n);
 }
 
 void config_init(struct sl_config *cfg)
@@ -495,6 +556,8 @@ void config_free(struct sl_config *cfg)
 {
 	free(cfg->allow);
 	free(cfg->deny);
+	free(cfg->allow_slots);
+	free(cfg->deny_slots);
 	config_init(cfg);
 }
 

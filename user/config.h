@@ -103,6 +103,10 @@ struct sl_config {
 	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */
 	size_t cap_allow, cap_deny;
 	struct sl_cidr *allow, *deny;
+	/* Private to config.c: hash indexes over allow and deny, so adding
+	 * 100,000 entries checks duplicates in constant time each. */
+	size_t *allow_slots, *deny_slots;
+	size_t n_allow_slots, n_deny_slots;
 };
 
 /*
