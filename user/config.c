@@ -1482,6 +1482,154 @@ static int parse_reject_limit(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+/*
+ * Where the daemon listens. Literal addresses only: a host name would be
+ * resolved once, at start, to whatever it meant then, and a name that
+ * resolves to several addresses cannot say which one to bind. IPv6 takes
+ * brackets, since "::1:9477" is itself a valid address.
+ */
+enum listen_error {
+	LISTEN_OK,
+	LISTEN_SYNTAX,		/* not ADDR:PORT */
+	LISTEN_BRACKETS,	/* IPv6 without brackets */
+	LISTEN_PORT_SYNTAX,	/* the port is not a number */
+	LISTEN_PORT_RANGE,	/* the port is not 1..65535 */
+};
+
+#define LISTEN_EXAMPLE	"an address and port like 127.0.0.1:9477 or [::1]:9477"
+#define LISTEN_BRACKETS_MSG "an IPv6 address takes brackets, like [::1]:9477"
+
+static bool looks_ip6(const char *s, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (len >= sizeof(addr))
+		return false;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	return inet_pton(AF_INET6, addr, &a) == 1;
+}
+
+static enum listen_error listen_parse(const char *s, struct sockaddr_storage *sa,
+				      char *canon, size_t len, size_t *port_off)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	bool v6 = s[0] == '[';
+	char addr[INET6_ADDRSTRLEN];
+	const char *host, *port;
+	size_t hlen, plen;
+	uint64_t n;
+
+	if (v6) {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return LISTEN_SYNTAX;
+		host = s + 1;
+		hlen = close - host;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon)
+			return LISTEN_SYNTAX;
+		host = s;
+		hlen = colon - s;
+		port = colon + 1;
+		if (memchr(host, ':', hlen))
+			return looks_ip6(host, hlen) || looks_ip6(s, strlen(s)) ?
+			       LISTEN_BRACKETS : LISTEN_SYNTAX;
+	}
+	if (!hlen || hlen >= sizeof(addr) || !*port)
+		return LISTEN_SYNTAX;
+	memcpy(addr, host, hlen);
+	addr[hlen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr,
+		      v6 ? (void *)&in6->sin6_addr : (void *)&in4->sin_addr) != 1)
+		return LISTEN_SYNTAX;
+	*port_off = port - s;
+	plen = scan_u64(port, &n);
+	if (!plen || port[plen])
+		return LISTEN_PORT_SYNTAX;
+	if (n < 1 || n > 65535)
+		return LISTEN_PORT_RANGE;
+	if (v6) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(n);
+	} else {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(n);
+	}
+	/* inet_ntop, so every spelling of one address reads the same. */
+	inet_ntop(v6 ? AF_INET6 : AF_INET,
+		  v6 ? (void *)&in6->sin6_addr : (void *)&in4->sin_addr, addr,
+		  sizeof(addr));
+	snprintf(canon, len, v6 ? "[%s]:%" PRIu64 : "%s:%" PRIu64, addr, n);
+	if (sa)
+		*sa = ss;
+	return LISTEN_OK;
+}
+
+int config_parse_listen(const char *text, struct sockaddr_storage *sa,
+			char *canon, size_t len, struct sl_error *err)
+{
+	size_t size = sizeof(err->msg), off = 0;
+
+	switch (listen_parse(text, sa, canon, len, &off)) {
+	case LISTEN_OK:
+		return 0;
+	case LISTEN_SYNTAX:
+		snprintf(err->msg, size, "expected " LISTEN_EXAMPLE ", got \"%s\"",
+			 text);
+		break;
+	case LISTEN_BRACKETS:
+		snprintf(err->msg, size, LISTEN_BRACKETS_MSG ", got \"%s\"", text);
+		break;
+	case LISTEN_PORT_SYNTAX:
+		snprintf(err->msg, size, "expected a port number, got \"%s\"",
+			 text + off);
+		break;
+	case LISTEN_PORT_RANGE:
+		snprintf(err->msg, size, "port must be 1..65535, got \"%s\"",
+			 text + off);
+		break;
+	}
+	return -EINVAL;
+}
+
+static int parse_metrics(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	char canon[SL_LISTEN_LEN];
+	size_t off = 0;
+
+	if (cfg->metrics[0])
+		return given_twice(p, 0);
+	if (!s)
+		return bad_value(p, t, LISTEN_EXAMPLE);
+	switch (listen_parse(s, NULL, canon, sizeof(canon), &off)) {
+	case LISTEN_OK:
+		break;
+	case LISTEN_SYNTAX:
+		return bad_value(p, t, LISTEN_EXAMPLE);
+	case LISTEN_BRACKETS:
+		return fail_at(p, t, 0, LISTEN_BRACKETS_MSG ", got \"%s\"", s);
+	case LISTEN_PORT_SYNTAX:
+		return bad_item(p, t, off, strlen(s + off), "a port number");
+	case LISTEN_PORT_RANGE:
+		return fail_at(p, t, off, "port must be 1..65535, got \"%s\"",
+			       s + off);
+	}
+	if (end_of_line(p))
+		return -EINVAL;
+	strcpy(cfg->metrics, canon);
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int (*parse)(struct parser *p, struct sl_config *cfg);
@@ -1494,10 +1642,11 @@ static const struct statement {
 	{ "rule", parse_rule },
 	{ "conn-timeout", parse_conn_timeout },
 	{ "reject-limit", parse_reject_limit },
+	{ "metrics", parse_metrics },
 };
 
 static const char *const later_statements[] = {
-	"breaker", "cluster", "metrics",
+	"breaker", "cluster",
 };
 
 static int parse_statement(struct parser *p, struct sl_config *cfg)
@@ -1512,7 +1661,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
 		return fail_at(p, 0, 0, "%s is not supported yet", kw);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit)");
+			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -11,12 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+#include <sys/socket.h>
 
 #include "sluice_abi.h"
 
 #define SL_MAX_PORT_RANGES	16
 #define SL_MAX_FROM		16
 #define SL_ERR_LEN		512
+/* "[" + the longest IPv6 text + "]:65535" fits with room to spare. */
+#define SL_LISTEN_LEN		64
 
 struct sl_cidr {
 	uint8_t family;		/* enum sl_family */
@@ -98,6 +101,9 @@ struct sl_config {
 	/* "reject-limit": a packet rate, burst filled in by the parser;
 	 * count 0 = not given, the SL_DEFAULT_REJECT_* apply. */
 	struct sl_limit_spec reject_limit;
+	/* "metrics": where the daemon serves /metrics, in canonical form
+	 * ("127.0.0.1:9477", "[::1]:9477"); "" = not given. */
+	char metrics[SL_LISTEN_LEN];
 	unsigned n_rules;
 	struct sl_rule_spec rules[SL_MAX_RULES];
 	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */
@@ -135,6 +141,17 @@ int config_parse_file(struct sl_config *cfg, const char *path,
 
 /* Parses one CIDR or address ("10.0.0.0/8", "2001:db8::1"); 0 or -EINVAL. */
 int config_parse_cidr(const char *text, struct sl_cidr *out);
+
+/*
+ * Parses a listening address: "IPV4:PORT" or "[IPV6]:PORT", literal
+ * addresses only, port 1..65535, as the metrics statement takes it. Fills
+ * sa (port in network byte order; may be NULL) and canon, the canonical
+ * text (SL_LISTEN_LEN bytes suffice). Returns 0, or -EINVAL with a message
+ * that says what is wrong but not where: the caller adds that, as in
+ * "--metrics: port must be 1..65535, got \"0\"".
+ */
+int config_parse_listen(const char *text, struct sockaddr_storage *sa,
+			char *canon, size_t len, struct sl_error *err);
 
 /* Formats a CIDR as the parser accepts it back. */
 void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);

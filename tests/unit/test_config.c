@@ -51,6 +51,7 @@ static void assert_empty(const struct sl_config *cfg)
 	assert_int_equal(cfg->established_ns, 0);
 	assert_int_equal(cfg->reject_limit.count, 0);
 	assert_int_equal(cfg->reject_limit.burst, 0);
+	assert_string_equal(cfg->metrics, "");
 	assert_int_equal(cfg->n_rules, 0);
 	assert_int_equal(cfg->n_allow, 0);
 	assert_int_equal(cfg->n_deny, 0);
@@ -405,6 +406,137 @@ static void test_reject_limit_errors(void **state)
 		     "rules.conf:7:25: burst 20000 at rate \"1/3d\" takes more than 100 years to refill");
 }
 
+static void test_metrics_takes_an_address_and_port(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "metrics 127.0.0.1:9477", "127.0.0.1:9477" },
+		{ "metrics [::1]:9477", "[::1]:9477" },
+		{ "metrics 0.0.0.0:9477", "0.0.0.0:9477" },
+		{ "metrics [::]:9477", "[::]:9477" },
+		{ "metrics 192.0.2.10:1", "192.0.2.10:1" },
+		{ "metrics [2001:db8::10]:65535", "[2001:db8::10]:65535" },
+		/* Every spelling of an address and a port reads the same. */
+		{ "metrics [2001:DB8:0:0::10]:09477", "[2001:db8::10]:9477" },
+		{ "metrics [::ffff:127.0.0.1]:9477", "[::ffff:127.0.0.1]:9477" },
+		{ "  metrics\t127.0.0.1:9477   # scraped by prometheus", "127.0.0.1:9477" },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&cfg);
+		if (parse(&cfg, cases[i][0]))
+			fail_msg("%s: %s", cases[i][0], err.msg);
+		assert_string_equal(cfg.metrics, cases[i][1]);
+		assert_int_equal(cfg.n_rules, 0);
+		config_free(&cfg);
+	}
+}
+
+static void test_metrics_errors(void **state)
+{
+	assert_error("metrics",
+		     "rules.conf:7:8: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got end of line");
+	assert_error("metrics localhost:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"localhost:9477\"");
+	assert_error("metrics 127.0.0.1",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.0.0.1\"");
+	assert_error("metrics 127.0.0.1:",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.0.0.1:\"");
+	assert_error("metrics :9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \":9477\"");
+	assert_error("metrics 127.1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.1:9477\"");
+	assert_error("metrics 256.0.0.1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"256.0.0.1:9477\"");
+	assert_error("metrics 1.2.3.4:5:6",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"1.2.3.4:5:6\"");
+	assert_error("metrics [::1]",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1]\"");
+	assert_error("metrics [::1]9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1]9477\"");
+	assert_error("metrics [::1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1:9477\"");
+	assert_error("metrics []:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[]:9477\"");
+	assert_error("metrics [127.0.0.1]:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[127.0.0.1]:9477\"");
+	assert_error("metrics [fe80::1%eth0]:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[fe80::1%eth0]:9477\"");
+	assert_error("metrics ::1:9477",
+		     "rules.conf:7:9: an IPv6 address takes brackets, like [::1]:9477, got \"::1:9477\"");
+	assert_error("metrics ::1",
+		     "rules.conf:7:9: an IPv6 address takes brackets, like [::1]:9477, got \"::1\"");
+	assert_error("metrics 127.0.0.1:http",
+		     "rules.conf:7:19: expected a port number, got \"http\"");
+	assert_error("metrics [::1]:-1",
+		     "rules.conf:7:15: expected a port number, got \"-1\"");
+	assert_error("metrics 127.0.0.1:9477x",
+		     "rules.conf:7:19: expected a port number, got \"9477x\"");
+	assert_error("metrics 127.0.0.1:0",
+		     "rules.conf:7:19: port must be 1..65535, got \"0\"");
+	assert_error("metrics [::]:65536",
+		     "rules.conf:7:14: port must be 1..65535, got \"65536\"");
+	assert_error("metrics 0.0.0.0:99999999999999999999999",
+		     "rules.conf:7:17: port must be 1..65535, got \"99999999999999999999999\"");
+	assert_error("metrics 127.0.0.1:9477 127.0.0.1:9478",
+		     "rules.conf:7:24: expected end of line, got \"127.0.0.1:9478\"");
+	assert_cli_error("metrics 127.0.0.1:0",
+			 "argument 2: port must be 1..65535, got \"0\"");
+}
+
+static void test_parse_listen_fills_the_socket_address(void **state)
+{
+	char canon[SL_LISTEN_LEN];
+	struct sockaddr_storage ss;
+	const struct sockaddr_in6 *in6 = (const void *)&ss;
+	const struct sockaddr_in *in4 = (const void *)&ss;
+	static const uint8_t loop6[16] = { [15] = 1 };
+
+	assert_int_equal(config_parse_listen("127.0.0.1:9477", &ss, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "127.0.0.1:9477");
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(in4->sin_port), 9477);
+	assert_int_equal(ntohl(in4->sin_addr.s_addr), 0x7f000001);
+
+	assert_int_equal(config_parse_listen("[0::1]:80", &ss, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "[::1]:80");
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 80);
+	assert_memory_equal(&in6->sin6_addr, loop6, 16);
+	assert_int_equal(in6->sin6_scope_id, 0);
+
+	assert_int_equal(config_parse_listen("0.0.0.0:9477", NULL, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "0.0.0.0:9477");
+}
+
+/* Without a position: the caller says where, as in "--metrics: ...". */
+static void test_parse_listen_errors_leave_the_position_to_the_caller(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "localhost:9477", "expected an address and port like 127.0.0.1:9477 or [::1]:9477, got \"localhost:9477\"" },
+		{ "", "expected an address and port like 127.0.0.1:9477 or [::1]:9477, got \"\"" },
+		{ "::1:9477", "an IPv6 address takes brackets, like [::1]:9477, got \"::1:9477\"" },
+		{ "127.0.0.1:http", "expected a port number, got \"http\"" },
+		{ "[::1]:0", "port must be 1..65535, got \"0\"" },
+		{ "127.0.0.1:65536", "port must be 1..65535, got \"65536\"" },
+	};
+	char canon[SL_LISTEN_LEN] = "unchanged";
+	struct sockaddr_storage ss = { .ss_family = AF_UNIX };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_parse_listen(cases[i][0], &ss, canon,
+						     sizeof(canon), &err), -EINVAL);
+		assert_string_equal(err.msg, cases[i][1]);
+		assert_int_equal(ss.ss_family, AF_UNIX);
+		assert_string_equal(canon, "unchanged");
+	}
+}
+
 static void test_statement_given_twice_is_an_error(void **state)
 {
 	static const char *const lines[][2] = {
@@ -414,6 +546,7 @@ static void test_statement_given_twice_is_an_error(void **state)
 		{ "conn-timeout half-open 5s", "conn-timeout established 5m" },
 		{ "conn-timeout established 1h", "conn-timeout established 1h" },
 		{ "reject-limit 100/s", "reject-limit 100/s burst 5" },
+		{ "metrics 127.0.0.1:9477", "metrics [::1]:9477" },
 	};
 	static const char *const msgs[] = {
 		"rules.conf:7:1: \"interface\" given twice",
@@ -422,6 +555,7 @@ static void test_statement_given_twice_is_an_error(void **state)
 		"rules.conf:7:1: \"conn-timeout\" given twice",
 		"rules.conf:7:1: \"conn-timeout\" given twice",
 		"rules.conf:7:1: \"reject-limit\" given twice",
+		"rules.conf:7:1: \"metrics\" given twice",
 	};
 	struct sl_config cfg;
 	size_t i;
@@ -478,11 +612,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"conn-timeouts\"");
 }
 
 static void test_later_statements_are_refused_not_ignored(void **state)
@@ -491,8 +625,6 @@ static void test_later_statements_are_refused_not_ignored(void **state)
 		     "rules.conf:7:1: breaker is not supported yet");
 	assert_error("cluster redis://127.0.0.1:6379 node gw-a sync 100ms",
 		     "rules.conf:7:1: cluster is not supported yet");
-	assert_error("metrics 127.0.0.1:9477",
-		     "rules.conf:7:1: metrics is not supported yet");
 }
 
 /* Rules: matches. */
@@ -1527,7 +1659,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
@@ -1561,7 +1693,8 @@ static void test_file_parses_every_statement(void **state)
 		   "rule v6-nets   family ip6  key src prefix6 64 rate 100mbit burst 2MB action drop\n"
 		   "rule api-conn  proto tcp dport 443             key src            conns 100            action reject\n"
 		   "rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop\n"
-		   "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7\n");
+		   "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7\n"
+		   "metrics [::1]:9477\n");
 	config_init(&cfg);
 	assert_int_equal(config_parse_file(&cfg, path, &err), 0);
 	unlink(path);
@@ -1582,6 +1715,7 @@ static void test_file_parses_every_statement(void **state)
 	assert_int_equal(cfg.rules[2].action, SL_ACT_REJECT);
 	assert_int_equal(cfg.rules[3].n_limits, 2);
 	assert_int_equal(cfg.rules[4].mark, 7);
+	assert_string_equal(cfg.metrics, "[::1]:9477");
 	config_free(&cfg);
 }
 
@@ -1749,6 +1883,10 @@ int main(void)
 		cmocka_unit_test(test_conn_timeout_errors),
 		cmocka_unit_test(test_reject_limit_sets_a_packet_rate_and_burst),
 		cmocka_unit_test(test_reject_limit_errors),
+		cmocka_unit_test(test_metrics_takes_an_address_and_port),
+		cmocka_unit_test(test_metrics_errors),
+		cmocka_unit_test(test_parse_listen_fills_the_socket_address),
+		cmocka_unit_test(test_parse_listen_errors_leave_the_position_to_the_caller),
 		cmocka_unit_test(test_statement_given_twice_is_an_error),
 		cmocka_unit_test(test_allow_and_deny_add_cidrs_ignoring_duplicates),
 		cmocka_unit_test(test_allow_with_one_bad_cidr_adds_none),
