@@ -86,8 +86,8 @@ static inline __u64 sl_gcra_tolerance_ns(__u64 interval_fp, __u64 burst,
  * Returns 1 if the cost conforms, 0 if not, and in *new_tat always the
  * state the key holds afterwards. A TAT more than SL_CLAMP_SLACK_NS beyond
  * the tolerance means the limit was tightened on a live key (or the clock
- * stepped back): it is clamped to a full bucket, now + tolerance, and the
- * clamp is stored even on a refusal, so the key resumes at the new rate one
+ * stepped back): the packet is refused and the TAT clamped to a full
+ * bucket, now + tolerance, so the key resumes at the new rate one
  * tolerance later instead of paying off a debt the new limit would never
  * have let it run up. Closer than that, the TAT is ahead only because this
  * CPU's `now` was read before another CPU spent from the key: clamping then
