@@ -11,8 +11,6 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
-#define SL_NS_PER_SEC	1000000000ull
-
 /* The flow as the client sees it; `reply` for a packet from the server. */
 static __always_inline void flow_key(const struct sl_pkt *pkt, int reply,
 				     struct sl_flow_key *k)
@@ -68,14 +66,13 @@ static __always_inline int flow_release(const struct sl_flow_key *k)
 
 /*
  * A packet of a tracked flow: the client's ACK completes the handshake, and
- * the idle clock restarts. One write a second per flow is enough for idle
- * timeouts counted in seconds and keeps a busy flow's cache line clean.
+ * the idle clock restarts, at most every SL_FLOW_REFRESH_NS.
  */
 static __always_inline void flow_touch(struct sl_flow *f, __u64 now, int ack)
 {
 	if (ack && f->state == SL_FLOW_SYN)
 		f->state = SL_FLOW_ESTABLISHED;
-	if (now - f->last_seen_ns > SL_NS_PER_SEC)
+	if (now - f->last_seen_ns > SL_FLOW_REFRESH_NS)
 		f->last_seen_ns = now;
 }
 

@@ -263,6 +263,13 @@ struct sl_flow_key {
 	__u8 daddr[16];
 };
 
+/*
+ * The data path refreshes a flow's last_seen_ns at most this often, to keep
+ * busy flows' cache lines clean; the sweep allows for it, so a flow is
+ * released only after it has been idle for the whole timeout.
+ */
+#define SL_FLOW_REFRESH_NS	1000000000ull
+
 enum sl_flow_state {
 	SL_FLOW_SYN = 0,	/* SYN admitted, handshake not yet seen done */
 	SL_FLOW_ESTABLISHED = 1,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <net/if.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -195,19 +196,34 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	struct sl_metrics *metrics = NULL;
 	struct sl_error err = {};
 	struct sl_config conf;
+	char listen[SL_LISTEN_LEN];
 	const char *addr;
 	sigset_t sigs;
 	int sig_fd = -1, timer_fd = -1, code = SL_EXIT_FAIL, ret;
 	bool running = true;
 
 	config_init(&conf);
+	/* Everything the operator wrote is checked before anything changes. */
 	ret = read_config(&d, &conf, &err);
 	if (ret) {
 		cli_error("run", NULL, "%s", err.msg);
 		config_free(&conf);
-		return ret == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
+		return SL_EXIT_USAGE;
 	}
 	snprintf(d.ifname, sizeof(d.ifname), "%s", conf.iface);
+	if (!if_nametoindex(d.ifname)) {
+		cli_error("run", NULL, "%s: interface %s: no such interface",
+			  opts->config_path, d.ifname);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
+	addr = opts->metrics ? opts->metrics :
+	       conf.metrics[0] ? conf.metrics : SL_DEFAULT_METRICS;
+	if (config_parse_listen(addr, NULL, listen, sizeof(listen), &err)) {
+		cli_error("run", NULL, "--metrics: %s", err.msg);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
 
 	/* Signals are read from a descriptor, in the loop, never in a handler:
 	 * a reload then runs like any other step. Blocked before any thread
@@ -220,7 +236,7 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	timer_fd = open_timer(opts->sweep_ms);
 	if (sig_fd < 0 || timer_fd < 0) {
-		cli_error("run", d.ifname, "signalfd/timerfd: %s", strerror(errno));
+		say(&d, "error", "start", "signalfd/timerfd: %s", strerror(errno));
 		goto out;
 	}
 
@@ -229,7 +245,7 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	aopts.conf = &conf;
 	ret = attach__run(&aopts, &err);
 	if (ret) {
-		cli_error("run", d.ifname, "%s", err.msg);
+		say(&d, "error", "start", "%s", err.msg);
 		code = ret == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
 		goto out;
 	}
@@ -237,17 +253,15 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	say(&d, "info", "start", "enforcing %s: %u rules, %zu allow, %zu deny",
 	    opts->config_path, conf.n_rules, conf.n_allow, conf.n_deny);
 
-	addr = opts->metrics ? opts->metrics :
-	       conf.metrics[0] ? conf.metrics : SL_DEFAULT_METRICS;
-	ret = metrics__start(&metrics, addr, d.ifname, &d.stats, &d.stats_lock, &err);
+	ret = metrics__start(&metrics, listen, d.ifname, &d.stats, &d.stats_lock, &err);
 	if (ret) {
 		/* Enforcement is already on and stays on; only the exporter is
 		 * missing, and the operator must hear about it. */
-		cli_error("run", d.ifname, "metrics on %s: %s", addr, err.msg);
+		say(&d, "error", "metrics", "metrics on %s: %s", listen, err.msg);
 		code = SL_EXIT_FAIL;
 		goto out;
 	}
-	say(&d, "info", "metrics", "serving metrics on http://%s/metrics", addr);
+	say(&d, "info", "metrics", "serving metrics on http://%s/metrics", listen);
 
 	while (running) {
 		struct pollfd fds[2] = {

@@ -92,8 +92,10 @@ static int scan_flow(const void *key, const void *value, void *arg)
 {
 	const struct sl_flow *flow = value;
 	struct scan *s = arg;
-	__u64 timeout = flow->state == SL_FLOW_SYN ? s->half_open_ns :
-						     s->established_ns;
+	/* last_seen_ns may lag the last packet by up to one refresh. */
+	__u64 timeout = (flow->state == SL_FLOW_SYN ? s->half_open_ns :
+						      s->established_ns) +
+			SL_FLOW_REFRESH_NS;
 	__u32 i;
 	int ret;
 
