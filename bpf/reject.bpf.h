@@ -241,12 +241,7 @@ __noinline int reject_icmp(struct xdp_md *ctx, const struct sl_pkt *pkt,
 	room = v4 ? SL_ICMP4_ROOM : SL_ICMP6_ROOM;
 	quote = pkt->l4_off - pkt->l3_off + 8;
 
-	/* Answering an ICMP error with another is forbidden (RFC 1122), and
-	 * a quote without 8 bytes of L4 cannot name a socket. */
-	if (pkt->proto == IPPROTO_ICMP || pkt->proto == IPPROTO_ICMPV6 ||
-	    pkt->later_fragment || pkt->l4_len < 8 || l3 > SL_MAX_L2)
-		return XDP_DROP;
-	if (quote > SL_MAX_QUOTE6)
+	if (l3 > SL_MAX_L2 || quote > SL_MAX_QUOTE6)
 		return XDP_DROP;
 	if (bpf_xdp_adjust_head(ctx, -(int)room))
 		return XDP_DROP;
@@ -307,17 +302,33 @@ static __always_inline int reject_budget(const struct sl_cfg *cfg, __u64 now)
 	return tat && spend(tat, &lim, now, 1) > 0;
 }
 
+/*
+ * What may be answered: never a RST (RFC 793), never an ICMP error with
+ * another (RFC 1122), never a later fragment or a packet without 8 bytes
+ * of L4, which no quote could tie to a socket.
+ */
+static __always_inline int answerable(const struct sl_pkt *pkt)
+{
+	if (pkt->later_fragment)
+		return 0;
+	if (pkt->proto == IPPROTO_TCP)
+		return !(pkt->tcp_flags & SL_TCP_FLAG_RST);
+	return pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6 &&
+	       pkt->l4_len >= 8;
+}
+
 /* len: the frame's length as it came, before any change here. */
 static __always_inline int reject(struct xdp_md *ctx, const struct sl_pkt *pkt,
 				  const struct sl_cfg *cfg, __u64 now, __u32 len)
 {
-	if (pkt->proto == IPPROTO_TCP && pkt->tcp_flags & SL_TCP_FLAG_RST)
-		return XDP_DROP;	/* never answer a RST */
+	/* Only an answer spends the budget. */
+	if (!answerable(pkt))
+		return XDP_DROP;
 	if (!reject_budget(cfg, now)) {
 		count(SL_CNT_REJECT_LIMITED, 0);
 		return XDP_DROP;
 	}
-	if (pkt->proto == IPPROTO_TCP && !pkt->later_fragment)
+	if (pkt->proto == IPPROTO_TCP)
 		return reject_tcp(ctx, pkt, len);
 	return reject_icmp(ctx, pkt, len);
 }

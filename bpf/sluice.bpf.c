@@ -243,6 +243,12 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 		count(SL_CNT_FLOWS_FULL, w->len);
 		return 0;
 	}
+	/* Marked over the limit, the connection goes to a fallback, not to
+	 * the service this limit protects: it holds no slot here. */
+	if (held > (__s64)lim->conns.max && rule->action == SL_ACT_MARK && !w->dry_run) {
+		conn_add(key, -1);
+		return 0;
+	}
 	__builtin_memcpy(&w->flow.keys[n & (SL_FLOW_RULES - 1)], key, sizeof(*key));
 	if (!n || action_rank(rule->action) > action_rank(w->conns_action))
 		w->conns_action = rule->action;
