@@ -24,7 +24,9 @@
 #define SL_IP_MF		0x2000
 #define SL_IP_OFFSET		0x1fff
 #define SL_IP6_OFFSET		0xfff8
+#define SL_TCP_FLAG_FIN		0x01
 #define SL_TCP_FLAG_SYN		0x02
+#define SL_TCP_FLAG_RST		0x04
 #define SL_TCP_FLAG_ACK		0x10
 
 enum sl_parse_result {
@@ -39,9 +41,18 @@ struct sl_pkt {
 	__u8 has_ports;
 	__u8 later_fragment;	/* no L4 header: matched by address and protocol */
 	__u8 tcp_syn;		/* SYN without ACK: a new connection */
-	__u8 pad;
+	__u8 tcp_flags;
+	__u8 tcp_doff;		/* TCP header length in bytes */
+	__u8 pad[3];
 	__u16 dport;		/* host byte order */
+	__u16 sport;
+	__u16 l3_off;		/* where the IP header starts, after VLAN tags */
+	__u16 l4_off;
+	__u16 l4_len;		/* L4 header and payload, as the IP header says */
+	__u32 tcp_seq;		/* host byte order */
+	__u32 tcp_ack;
 	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 struct vlan_tag {
@@ -58,6 +69,8 @@ static __always_inline int parse_l4(void *data, void *data_end, __u32 off,
 {
 	__u8 *l4 = data + (off & 0xffff);
 
+	pkt->l4_off = off;
+	pkt->l4_len = avail;
 	switch (pkt->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -80,10 +93,15 @@ static __always_inline int parse_l4(void *data, void *data_end, __u32 off,
 		if (doff < 20 || doff > avail)
 			return SL_PARSE_MALFORMED;
 		flags = l4[13];
+		pkt->tcp_doff = doff;
+		pkt->tcp_flags = flags;
 		pkt->tcp_syn = (flags & (SL_TCP_FLAG_SYN | SL_TCP_FLAG_ACK)) ==
 			       SL_TCP_FLAG_SYN;
+		pkt->tcp_seq = bpf_ntohl(*(__be32 *)(l4 + 4));
+		pkt->tcp_ack = bpf_ntohl(*(__be32 *)(l4 + 8));
 	}
 	if (pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP) {
+		pkt->sport = ((__u16)l4[0] << 8) | l4[1];
 		pkt->dport = ((__u16)l4[2] << 8) | l4[3];
 		pkt->has_ports = 1;
 	}
@@ -111,7 +129,9 @@ static __always_inline int parse_ipv4(void *data, void *data_end, __u32 off,
 
 	pkt->family = SL_FAM_IP4;
 	pkt->proto = iph->protocol;
+	pkt->l3_off = off;
 	__builtin_memcpy(pkt->saddr, &iph->saddr, 4);
+	__builtin_memcpy(pkt->daddr, &iph->daddr, 4);
 
 	frag = bpf_ntohs(iph->frag_off);
 	if (frag & SL_IP_OFFSET) {
@@ -138,7 +158,9 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 		return SL_PARSE_MALFORMED;
 
 	pkt->family = SL_FAM_IP6;
+	pkt->l3_off = off;
 	__builtin_memcpy(pkt->saddr, &ip6h->saddr, 16);
+	__builtin_memcpy(pkt->daddr, &ip6h->daddr, 16);
 	nexthdr = ip6h->nexthdr;
 	off += sizeof(*ip6h);
 
@@ -182,10 +204,9 @@ static __always_inline int parse_ipv6(void *data, void *data_end, __u32 off,
 	return SL_PARSE_MALFORMED;
 }
 
-static __always_inline int sl_parse(struct xdp_md *ctx, struct sl_pkt *pkt)
+/* Works on any linear packet: an XDP frame or a TC skb's head. */
+static __always_inline int sl_parse(void *data, void *data_end, struct sl_pkt *pkt)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	__u32 off = sizeof(*eth);
 	__u16 proto;

@@ -1,118 +1,103 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice XDP ingress: allow/deny sets, rule classification by bitmap
- * intersection, and exact per-key limits shared by all CPUs.
+ * sluice: XDP ingress (sets, classification by bitmap intersection, exact
+ * per-key limits, actions), TC ingress (marks), TC egress (the server's
+ * FIN and RST), and a syscall program through which the controller
+ * changes flows and counts atomically.
  */
 #include <linux/bpf.h>
+#include <linux/errno.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 #include "sluice_abi.h"
 #include "sluice_limiter.h"
+#include "maps.bpf.h"
 #include "parse.bpf.h"
+#include "conns.bpf.h"
+#include "reject.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sl_cfg);
-} sl_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_L4_ENTRIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} sl_l4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_DPORT_ENTRIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} sl_dport SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SL_SRC_CAPACITY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct sl_src4_key);
-	__type(value, struct sl_src_val);
-} sl_src4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SL_SRC_CAPACITY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct sl_src6_key);
-	__type(value, struct sl_src_val);
-} sl_src6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_RULE_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct sl_rule);
-} sl_rules SEC(".maps");
-
-/* Never read by the data path: the rule source, so any controller can list
- * and rebuild the active set from the pins alone. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_RULE_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct sl_rule_text);
-} sl_rtext SEC(".maps");
-
-/* One shared entry per key, not per CPU: the limit is exact across CPUs. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SL_DEFAULT_KEYS);
-	__type(key, struct sl_key);
-	__type(value, struct sl_key_state);
-} sl_keys SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct sl_rule_counter);
-} sl_rcnt SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_CNT_MAX);
-	__type(key, __u32);
-	__type(value, struct sl_counter);
-} sl_cnt SEC(".maps");
-
-/* Frozen at load: the verifier prunes the test clock out of production. */
-const volatile __u8 sl_use_test_clock = 0;
-__u64 sl_test_now_ns = 0;
-
-static __always_inline __u64 sl_now(void)
-{
-	return sl_use_test_clock ? sl_test_now_ns : bpf_ktime_get_ns();
-}
-
-static __always_inline void count(__u32 index, __u32 len)
-{
-	struct sl_counter *c = bpf_map_lookup_elem(&sl_cnt, &index);
-
-	if (c) {
-		c->packets++;
-		c->bytes += len;
-	}
-}
-
+/*
+ * The walk's state is handed to global functions, after which the verifier
+ * trusts no pointer stored in it: it holds the packet's fields by value. It
+ * is too big for the 512-byte stack beside everything else, so it lives in
+ * a per-CPU scratch map; XDP runs to completion on one CPU.
+ */
 struct rule_walk {
-	struct sl_pkt *pkt;
+	__u8 family;
+	__u8 pad;
+	__u16 dport;
+	__u8 saddr[16];
 	__u64 rules;
 	__u64 now;
 	__u32 gen;
 	__u32 len;
 	__u32 dry_run;
-	__u32 verdict;
+	__u32 action;		/* the strongest action a broken rule asked for */
+	__u32 mark;
+	__u32 limited;		/* a rule was broken */
+	__u32 tcp_syn;
+	__u32 skip_conns;	/* a retransmitted SYN of a tracked flow */
+	__u32 conns_action;	/* what to do if the flow cannot be tracked */
+	/* Slots this SYN reserved, in the form the flow entry keeps them. */
+	struct sl_flow flow;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rule_walk);
+} sl_walk SEC(".maps");
+
+/* What bpf_loop hands apply_rule: its context must be on the stack. */
+struct walk_ref {
+	struct rule_walk *w;
+};
+
+/* drop beats reject beats mark beats pass. */
+static __always_inline __u32 action_rank(__u32 action)
+{
+	switch (action) {
+	case SL_ACT_DROP:
+		return 3;
+	case SL_ACT_REJECT:
+		return 2;
+	case SL_ACT_MARK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Position of the lowest set bit of a non-zero word, by binary search. */
+static __always_inline __u32 lowest_bit(__u64 word)
+{
+	__u64 bit = word & -word;
+	__u32 pos = 0;
+
+	if (bit >> 32) {
+		pos += 32;
+		bit >>= 32;
+	}
+	if (bit >> 16) {
+		pos += 16;
+		bit >>= 16;
+	}
+	if (bit >> 8) {
+		pos += 8;
+		bit >>= 8;
+	}
+	if (bit >> 4) {
+		pos += 4;
+		bit >>= 4;
+	}
+	if (bit >> 2) {
+		pos += 2;
+		bit >>= 2;
+	}
+	return pos + (bit >> 1);
+}
 
 static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
 {
@@ -131,21 +116,21 @@ static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
 }
 
 static __always_inline void build_key(const struct sl_rule *rule,
-				      const struct sl_pkt *pkt, struct sl_key *key)
+				      const struct rule_walk *w, struct sl_key *key)
 {
 	key->rule_uid = rule->uid;
 	switch (rule->key_type) {
 	case SL_KEY_SRC:
-		key->family = pkt->family;
-		__builtin_memcpy(key->addr, pkt->saddr, 16);
-		if (pkt->family == SL_FAM_IP4)
+		key->family = w->family;
+		__builtin_memcpy(key->addr, w->saddr, 16);
+		if (w->family == SL_FAM_IP4)
 			mask_prefix(key->addr, 4, rule->prefix4);
 		else
 			mask_prefix(key->addr, 16, rule->prefix6);
 		break;
 	case SL_KEY_DPORT:
-		key->addr[0] = pkt->dport >> 8;
-		key->addr[1] = pkt->dport & 0xff;
+		key->addr[0] = w->dport >> 8;
+		key->addr[1] = w->dport & 0xff;
 		break;
 	default:
 		break;
@@ -165,97 +150,168 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
 }
 
 /*
- * Spends `cost_ns` from one limit of one key. The compare-and-swap on the
- * single TAT word is what makes two CPUs together admit no more than the
- * rate; a key so contended that SL_CAS_TRIES attempts all lose is refused
- * rather than admitted unaccounted. A refusal writes only when the math
- * clamped a stale TAT, so a flood of refused packets does not bounce the
- * key's cache line between CPUs.
+ * Applies one rate or window limit to its state word: 1 conforms, 0 does
+ * not, -1 the key was too contended to tell. The compare-and-swap on one
+ * word is what makes two CPUs together admit no more than the limit; a key
+ * so contended that SL_CAS_TRIES attempts all lose is refused rather than
+ * admitted unaccounted. A refusal writes only when the math clamped a stale
+ * state, so a flood of refused packets does not bounce the key's cache line
+ * between CPUs. A global function: the verifier checks it once, not once
+ * per limit per rule.
  */
-static __always_inline int spend(__u64 *tat, __u64 now, __u64 cost_ns,
-				 __u64 tolerance_ns, int *exhausted)
+__noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
+		     __u32 len)
 {
 	int i;
 
+	if (!word || !lim)
+		return 0;
 	for (i = 0; i < SL_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)tat;
+		__u64 old = *(volatile __u64 *)word;
 		__u64 next;
-		int ok = sl_gcra_conform(old, now, cost_ns, tolerance_ns, &next);
+		int ok;
 
+		if (lim->kind == SL_LIMIT_WINDOW)
+			ok = sl_window_conform(old, now, lim->window.period_ns,
+					       lim->window.max, &next);
+		else
+			ok = sl_gcra_conform(old, now,
+					     sl_gcra_cost_ns(lim->rate.interval_fp,
+							     lim->unit == SL_UNIT_BYTES ?
+							     len : 1),
+					     lim->rate.tolerance_ns, &next);
 		if (next == old)
 			return ok;
-		if (__sync_val_compare_and_swap(tat, old, next) == old)
+		if (__sync_val_compare_and_swap(word, old, next) == old)
 			return ok;
 	}
-	*exhausted = 1;
+	return -1;
+}
+
+/*
+ * Gives back what spend() took for a packet a later limit of the same rule
+ * refused: a rule that refuses a packet spends none of its budgets. A TAT
+ * moves back by the cost; a window's current count drops by one if the
+ * window is still the same. Both commute with other CPUs' updates.
+ */
+__noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
+		      __u32 len)
+{
+	int i;
+
+	if (!word || !lim)
+		return 0;
+	for (i = 0; i < SL_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)word, next;
+
+		if (lim->kind == SL_LIMIT_WINDOW) {
+			__u64 index = now / lim->window.period_ns;
+
+			if (old >> (2 * SL_WIN_COUNT_BITS) != (index & SL_WIN_INDEX_MASK) ||
+			    !(old & SL_WIN_MAX))
+				return 0;
+			next = old - 1;
+		} else {
+			__u64 cost = sl_gcra_cost_ns(lim->rate.interval_fp,
+						     lim->unit == SL_UNIT_BYTES ? len : 1);
+
+			if (old < cost)
+				return 0;
+			next = old - cost;
+		}
+		if (__sync_val_compare_and_swap(word, old, next) == old)
+			return 1;
+	}
 	return 0;
 }
 
 /*
- * Gives back what an earlier limit of the rule spent on a packet a later
- * limit refused: a rule that refuses a packet spends none of its budgets.
- * Subtracting commutes with every other CPU's additions, so a lost race is
- * simply tried again.
+ * Takes a slot for a new connection. The reservation is kept only if the
+ * SYN is finally let through; the caller gives it back otherwise.
  */
-static __always_inline void refund(__u64 *tat, __u64 cost_ns)
+static __always_inline int reserve_conn(const struct sl_limit *lim,
+					const struct sl_key *key,
+					const struct sl_rule *rule, struct rule_walk *w)
 {
-	int i;
+	__u32 n = w->flow.n_keys;
+	__s64 held;
 
-	for (i = 0; i < SL_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)tat;
-
-		if (old < cost_ns)
-			return;
-		if (__sync_val_compare_and_swap(tat, old, old - cost_ns) == old)
-			return;
+	if (w->skip_conns || !w->tcp_syn || n >= SL_FLOW_RULES)
+		return 1;
+	held = conn_reserve(key);
+	if (held < 0) {
+		count(SL_CNT_FLOWS_FULL, w->len);
+		return 0;
 	}
+	/* Marked over the limit, the connection goes to a fallback, not to
+	 * the service this limit protects: it holds no slot here. */
+	if (held > (__s64)lim->conns.max && rule->action == SL_ACT_MARK && !w->dry_run) {
+		conn_add(key, -1);
+		return 0;
+	}
+	__builtin_memcpy(&w->flow.keys[n & (SL_FLOW_RULES - 1)], key, sizeof(*key));
+	if (!n || action_rank(rule->action) > action_rank(w->conns_action))
+		w->conns_action = rule->action;
+	w->flow.n_keys = n + 1;
+	return held <= (__s64)lim->conns.max;
 }
 
-static __always_inline __u64 limit_cost_ns(const struct sl_limit *lim, __u32 len)
+/*
+ * Returns the reason counter of the first limit the packet breaks, or 0.
+ * Global, like spend(), to keep the verifier's work linear in the rules.
+ */
+__noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *key,
+			      struct sl_key_state *st, struct rule_walk *w)
 {
-	return sl_gcra_cost_ns(lim->interval_fp, lim->unit == SL_UNIT_BYTES ? len : 1);
-}
+	__u32 i, j, reason;
+	int ok;
 
-static __always_inline int conforms(const struct sl_rule *rule,
-				    struct sl_key_state *st, struct rule_walk *w,
-				    int *exhausted)
-{
-	__u32 i, j;
-
+	if (!rule || !key || !st || !w)
+		return SL_CNT_RATE;
 	for (i = 0; i < SL_MAX_LIMITS; i++) {
 		const struct sl_limit *lim = &rule->limits[i];
 
 		if (i >= rule->n_limits)
 			break;
-		if (spend(&st->tat[i], w->now, limit_cost_ns(lim, w->len),
-			  lim->tolerance_ns, exhausted))
+		if (lim->kind == SL_LIMIT_CONNS) {
+			ok = reserve_conn(lim, key, rule, w);
+			reason = SL_CNT_CONNS;
+		} else {
+			ok = spend(&st->word[i], lim, w->now, w->len);
+			reason = ok < 0 ? SL_CNT_CAS_EXHAUSTED :
+				 lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
+		}
+		if (ok > 0)
 			continue;
-		for (j = 0; j < SL_MAX_LIMITS && j < i; j++)
-			refund(&st->tat[j], limit_cost_ns(&rule->limits[j], w->len));
-		return 0;
+		/* A conns reservation is settled after the walk, with the verdict. */
+		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
+			if (rule->limits[j].kind != SL_LIMIT_CONNS)
+				refund(&st->word[j], &rule->limits[j], w->now, w->len);
+		return reason;
 	}
-	return 1;
+	return 0;
 }
 
 /*
- * One matching rule, in rule-set order. A rule that limits the frame with
- * action drop ends the walk, so later rules are not charged for a frame
- * that never reaches them.
+ * One matching rule, in rule-set order. A rule that drops or rejects ends
+ * the walk, so later rules are not charged for a packet that never reaches
+ * them; mark and pass let it go on.
  */
-static long apply_rule(__u32 pos, void *ctx)
+static long apply_rule(__u32 iteration, void *ctx)
 {
-	struct rule_walk *w = ctx;
+	struct rule_walk *w = ((struct walk_ref *)ctx)->w;
 	struct sl_rule_counter *rc;
 	struct sl_key_state *st;
 	struct sl_rule *rule;
 	struct sl_key key = {};
-	int exhausted = 0;
-	__u32 index;
+	__u32 index, reason, pos;
 
-	if (!(w->rules >> pos))
+	/* One turn per matching rule, lowest position first: the walk costs
+	 * what matches, not the highest position that does. */
+	if (!w->rules)
 		return 1;
-	if (!((w->rules >> pos) & 1))
-		return 0;
+	pos = lowest_bit(w->rules);
+	w->rules &= w->rules - 1;
 
 	index = SL_RULE_INDEX(w->gen, pos);
 	rule = bpf_map_lookup_elem(&sl_rules, &index);
@@ -267,26 +323,41 @@ static long apply_rule(__u32 pos, void *ctx)
 	rc->matched++;
 	rc->bytes += w->len;
 
-	build_key(rule, w->pkt, &key);
+	build_key(rule, w, &key);
 	st = key_state(&key);
 	/*
 	 * No state even after an insert: the LRU could not hand out an entry.
 	 * Refusing is the only answer that keeps the limit a limit.
 	 */
-	if (st && conforms(rule, st, w, &exhausted)) {
+	reason = st ? check_limits(rule, &key, st, w) : SL_CNT_RATE;
+	if (!reason) {
 		rc->passed++;
 		return 0;
 	}
 
 	rc->limited++;
-	count(exhausted ? SL_CNT_CAS_EXHAUSTED : SL_CNT_RATE, w->len);
-	if (rule->action == SL_ACT_PASS || w->dry_run) {
+	count(reason, w->len);
+	if (w->dry_run || rule->action == SL_ACT_PASS) {
 		rc->passed++;
 		return 0;
 	}
-	rc->dropped++;
-	w->verdict = XDP_DROP;
-	return 1;
+	w->limited = 1;
+	if (action_rank(rule->action) > action_rank(w->action)) {
+		w->action = rule->action;
+		w->mark = rule->mark;
+	}
+	switch (rule->action) {
+	case SL_ACT_MARK:
+		rc->marked++;
+		rc->passed++;
+		return 0;
+	case SL_ACT_REJECT:
+		rc->rejected++;
+		return 1;
+	default:
+		rc->dropped++;
+		return 1;
+	}
 }
 
 static __always_inline const struct sl_src_val *lookup_src(const struct sl_pkt *pkt,
@@ -311,6 +382,76 @@ static __always_inline int finish(__u32 verdict, __u32 len)
 	return verdict;
 }
 
+static __always_inline void unreserve(struct rule_walk *w)
+{
+	release_keys(&w->flow);
+	w->flow.n_keys = 0;
+}
+
+/*
+ * After the walk, a SYN that passes becomes a tracked flow holding the
+ * slots it reserved. No room to track it means no way to give the slots
+ * back: the SYN is refused as its conns rules would refuse it.
+ */
+static __always_inline void track_flow(struct rule_walk *w, const struct sl_pkt *pkt)
+{
+	struct sl_flow_key fk = {};
+	long err;
+
+	if (!w->flow.n_keys)
+		return;
+	if (w->limited && w->action != SL_ACT_MARK) {
+		unreserve(w);
+		return;
+	}
+	flow_key(pkt, 0, &fk);
+	w->flow.last_seen_ns = w->now;
+	w->flow.state = SL_FLOW_SYN;
+	err = bpf_map_update_elem(&sl_flows, &fk, &w->flow, BPF_NOEXIST);
+	if (!err)
+		return;
+	unreserve(w);
+	if (err == -EEXIST || w->dry_run)
+		return;	/* the same SYN, tracked by another CPU first */
+	count(SL_CNT_FLOWS_FULL, w->len);
+	if (w->conns_action == SL_ACT_PASS || w->conns_action == SL_ACT_MARK)
+		return;
+	w->limited = 1;
+	w->action = w->conns_action;
+}
+
+/* Non-SYN TCP of a tracked flow: refresh it, or release it on FIN or RST. */
+static __always_inline void follow_flow(const struct sl_pkt *pkt, __u64 now)
+{
+	struct sl_flow_key fk = {};
+	struct sl_flow *flow;
+
+	flow_key(pkt, 0, &fk);
+	if (pkt->tcp_flags & (SL_TCP_FLAG_FIN | SL_TCP_FLAG_RST)) {
+		flow_release(&fk);
+		return;
+	}
+	flow = bpf_map_lookup_elem(&sl_flows, &fk);
+	if (flow)
+		flow_touch(flow, now, pkt->tcp_flags & SL_TCP_FLAG_ACK);
+}
+
+static __always_inline int set_mark(struct xdp_md *ctx, __u32 mark)
+{
+	struct sl_meta *meta;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return -1;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return -1;
+	meta->magic = SL_META_MAGIC;
+	meta->mark = mark;
+	return 0;
+}
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
@@ -318,7 +459,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	const struct sl_src_val *src;
 	const struct sl_gen_hdr *hdr;
 	struct sl_pkt pkt = {};
-	struct rule_walk walk;
+	struct rule_walk *w;
+	struct walk_ref ref;
 	struct sl_cfg *cfg;
 	__u32 zero = 0, gen, l4_index, port_index;
 	__u64 rules, *bits;
@@ -329,7 +471,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!cfg)
 		return XDP_PASS;
 
-	res = sl_parse(ctx, &pkt);
+	res = sl_parse((void *)(long)ctx->data, (void *)(long)ctx->data_end, &pkt);
 	if (res == SL_PARSE_NON_IP) {
 		count(SL_CNT_NON_IP, len);
 		return XDP_PASS;
@@ -363,29 +505,141 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!bits)
 		return finish(XDP_PASS, len);
 	rules &= *bits;
+	/* Rules with ports match only TCP and UDP (sl_l4), whose packets have
+	 * ports unless they are later fragments, which skip the port filter. */
 	if (pkt.has_ports) {
 		port_index = SL_DPORT_INDEX(gen, pkt.dport);
 		bits = bpf_map_lookup_elem(&sl_dport, &port_index);
 		if (!bits)
 			return finish(XDP_PASS, len);
 		rules &= *bits;
-	} else if (!pkt.later_fragment) {
-		rules &= hdr->portless;
 	}
+
+	w = bpf_map_lookup_elem(&sl_walk, &zero);
+	if (!w)
+		return finish(XDP_PASS, len);
+	__builtin_memset(w, 0, sizeof(*w));
+	w->now = sl_now();
+	/* Connection bookkeeping sees every packet of a conns rule's flows,
+	 * whatever `syn` restricts the limits to. */
+	if (rules & hdr->conns && pkt.proto == IPPROTO_TCP && !pkt.later_fragment) {
+		if (!pkt.tcp_syn) {
+			follow_flow(&pkt, w->now);
+		} else {
+			struct sl_flow_key fk = {};
+			struct sl_flow *flow;
+
+			flow_key(&pkt, 0, &fk);
+			flow = bpf_map_lookup_elem(&sl_flows, &fk);
+			if (flow) {
+				flow_touch(flow, w->now, 0);
+				w->skip_conns = 1;
+			}
+		}
+	}
+
 	if (!pkt.tcp_syn)
 		rules &= ~hdr->syn;
 	if (!rules)
 		return finish(XDP_PASS, len);
 
-	walk.pkt = &pkt;
-	walk.rules = rules;
-	walk.now = sl_now();
-	walk.gen = gen;
-	walk.len = len;
-	walk.dry_run = cfg->dry_run;
-	walk.verdict = XDP_PASS;
-	bpf_loop(SL_MAX_RULES, apply_rule, &walk, 0);
-	return finish(walk.verdict, len);
+	w->family = pkt.family;
+	w->dport = pkt.dport;
+	__builtin_memcpy(w->saddr, pkt.saddr, 16);
+	w->tcp_syn = pkt.tcp_syn;
+	w->rules = rules;
+	w->gen = gen;
+	w->len = len;
+	w->dry_run = cfg->dry_run;
+	w->action = SL_ACT_PASS;
+	ref.w = w;
+	bpf_loop(SL_MAX_RULES, apply_rule, &ref, 0);
+	track_flow(w, &pkt);
+
+	if (!w->limited)
+		return finish(XDP_PASS, len);
+	switch (w->action) {
+	case SL_ACT_MARK:
+		if (!set_mark(ctx, w->mark))
+			count(SL_CNT_MARKED, len);
+		return finish(XDP_PASS, len);
+	case SL_ACT_REJECT:
+		res = reject(ctx, &pkt, cfg, w->now, len);
+		if (res == XDP_TX) {
+			count(SL_CNT_REJECTED, len);
+			return res;
+		}
+		return finish(XDP_DROP, len);
+	default:
+		return finish(XDP_DROP, len);
+	}
+}
+
+/* Turns the mark XDP asked for into skb->mark, before routing sees it. */
+SEC("tc")
+int sluice_tc_in(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	struct sl_meta *meta = (void *)(long)skb->data_meta;
+
+	if ((void *)(meta + 1) <= data && meta->magic == SL_META_MAGIC)
+		skb->mark = meta->mark;
+	return TC_ACT_UNSPEC;
+}
+
+/* The server's FIN or RST toward a client gives the connection's slots back. */
+SEC("tc")
+int sluice_tc_out(struct __sk_buff *skb)
+{
+	struct sl_flow_key fk = {};
+	struct sl_pkt pkt = {};
+	struct sl_cfg *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&sl_cfg, &zero);
+	if (!cfg || !cfg->hdr[cfg->gen & 1].conns)
+		return TC_ACT_UNSPEC;
+	if (sl_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt) !=
+	    SL_PARSE_IP)
+		return TC_ACT_UNSPEC;
+	if (pkt.proto != IPPROTO_TCP || pkt.later_fragment ||
+	    !(pkt.tcp_flags & (SL_TCP_FLAG_FIN | SL_TCP_FLAG_RST)))
+		return TC_ACT_UNSPEC;
+	flow_key(&pkt, 1, &fk);
+	flow_release(&fk);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("syscall")
+int sluice_ctl(struct sl_ctl *ctl)
+{
+	struct sl_flow_key fk;
+	struct sl_key key;
+	__s64 *cnt;
+
+	__builtin_memcpy(&fk, &ctl->flow, sizeof(fk));
+	__builtin_memcpy(&key, &ctl->conn, sizeof(key));
+	switch (ctl->op) {
+	case SL_CTL_RELEASE:
+		ctl->result = flow_release(&fk);
+		break;
+	case SL_CTL_ADJUST:
+		cnt = bpf_map_lookup_elem(&sl_conns, &key);
+		if (!cnt) {
+			__s64 zero = 0;
+
+			bpf_map_update_elem(&sl_conns, &key, &zero, BPF_NOEXIST);
+			cnt = bpf_map_lookup_elem(&sl_conns, &key);
+		}
+		ctl->result = cnt ? __sync_fetch_and_add(cnt, (__s64)ctl->delta) +
+				    ctl->delta : -1;
+		break;
+	case SL_CTL_DROP_IF_ZERO:
+		cnt = bpf_map_lookup_elem(&sl_conns, &key);
+		ctl->result = cnt && !*cnt && !bpf_map_delete_elem(&sl_conns, &key);
+		break;
+	}
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

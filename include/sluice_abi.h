@@ -35,10 +35,17 @@
 #define SL_MAP_KEYS		"sl_keys"
 #define SL_MAP_RCNT		"sl_rcnt"
 #define SL_MAP_CNT		"sl_cnt"
+#define SL_MAP_FLOWS		"sl_flows"
+#define SL_MAP_CONNS		"sl_conns"
+#define SL_MAP_REJECT		"sl_reject"
 #define SL_PIN_LINK_XDP		"link_xdp"
+#define SL_PIN_LINK_TC_IN	"link_tc_in"
+#define SL_PIN_LINK_TC_OUT	"link_tc_out"
+#define SL_PIN_PROG_CTL		"prog_ctl"
 #define SL_PIN_ROOT		"/sys/fs/bpf/sluice"
 
 #define SL_DEFAULT_KEYS		262144
+#define SL_DEFAULT_FLOWS	262144
 #define SL_SRC_CAPACITY		262144
 
 enum sl_family {
@@ -47,9 +54,12 @@ enum sl_family {
 	SL_FAMILIES,
 };
 
+/* Of all the rules a packet breaks, drop beats reject beats mark beats pass. */
 enum sl_action {
 	SL_ACT_DROP = 0,
 	SL_ACT_PASS = 1,	/* dry run: count what would have been limited */
+	SL_ACT_REJECT = 2,	/* answer with a TCP RST or an ICMP error */
+	SL_ACT_MARK = 3,	/* pass, and let TC ingress set skb->mark */
 };
 
 enum sl_key_type {
@@ -60,6 +70,8 @@ enum sl_key_type {
 
 enum sl_limit_kind {
 	SL_LIMIT_RATE = 1,
+	SL_LIMIT_WINDOW = 2,
+	SL_LIMIT_CONNS = 3,
 };
 
 enum sl_unit {
@@ -88,6 +100,10 @@ enum sl_counter_index {
 	SL_CNT_MALFORMED,
 	SL_CNT_BREAKER,
 	SL_CNT_CAS_EXHAUSTED,	/* limiter update lost the race SL_CAS_TRIES times */
+	SL_CNT_REJECTED,	/* answered with a RST or an ICMP error */
+	SL_CNT_REJECT_LIMITED,	/* would have been answered, reject budget spent */
+	SL_CNT_FLOWS_FULL,	/* SYN refused: no room to track its connection */
+	SL_CNT_MARKED,
 	SL_CNT_MAX,
 };
 
@@ -111,8 +127,20 @@ struct sl_limit {
 	__u8 kind;		/* enum sl_limit_kind */
 	__u8 unit;		/* enum sl_unit */
 	__u8 pad[6];
-	__u64 interval_fp;	/* ns per unit of cost, 48.16 fixed point */
-	__u64 tolerance_ns;	/* burst x interval: how far ahead TAT may run */
+	union {
+		struct {
+			__u64 interval_fp;	/* ns per unit, 48.16 fixed point */
+			__u64 tolerance_ns;	/* how far ahead TAT may run */
+		} rate;
+		struct {
+			__u64 period_ns;
+			__u64 max;		/* packets per period */
+		} window;
+		struct {
+			__u64 max;		/* concurrent connections */
+			__u64 pad;
+		} conns;
+	};
 };
 
 struct sl_rule {
@@ -123,15 +151,18 @@ struct sl_rule {
 	__u8 prefix4;
 	__u8 prefix6;
 	__u8 n_limits;
-	__u8 pad[3];
+	__u8 conns_limit;	/* index of the conns limit + 1; 0: none */
+	__u8 pad[2];
+	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
+	__u32 pad2;
 	struct sl_limit limits[SL_MAX_LIMITS];
 };
 
 /* Per generation: the bitmaps that do not come from a per-field lookup. */
 struct sl_gen_hdr {
 	__u64 active;		/* bit i set: rule position i exists */
-	__u64 portless;		/* rules that match a packet without ports */
 	__u64 syn;		/* rules restricted to TCP SYN without ACK */
+	__u64 conns;		/* rules with a conns limit: they track flows */
 	__u32 n_rules;
 	__u32 pad;
 };
@@ -141,6 +172,17 @@ struct sl_cfg {
 	__u32 malformed;	/* enum sl_malformed_policy */
 	__u32 dry_run;		/* 1: every limited frame passes, counted */
 	__u32 next_uid;		/* controller bookkeeping: next sl_rule.uid */
+	/* Flows idle this long are released by the controller's sweep. */
+	__u64 half_open_ns;
+	__u64 established_ns;
+	/* One budget for every answer `reject` sends, so spoofed floods cannot
+	 * turn sluice into a reflector: past it, reject drops. */
+	__u64 reject_interval_fp;
+	__u64 reject_tolerance_ns;
+	/* The same budget as written, so a controller can read it back. */
+	__u64 reject_count;
+	__u64 reject_period_ns;
+	__u64 reject_burst;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
 };
 
@@ -196,8 +238,74 @@ struct sl_key {
 	__u8 addr[16];
 };
 
+/* One word per limit: a GCRA TAT (rate) or a packed window (window);
+ * conns counts live in SL_MAP_CONNS, which nothing evicts. */
 struct sl_key_state {
-	__u64 tat[SL_MAX_LIMITS];	/* GCRA theoretical arrival time, ns */
+	__u64 word[SL_MAX_LIMITS];
+};
+
+/*
+ * A TCP connection admitted by a rule with a conns limit, keyed by the
+ * client's view (client address and port are src). It holds the count
+ * entries it was charged to, so whoever deletes the flow, and only they,
+ * gives the slots back: XDP on the client's FIN or RST, TC egress on the
+ * server's, the controller's sweep when it went idle.
+ */
+#define SL_FLOW_RULES		4
+
+struct sl_flow_key {
+	__u8 family;
+	__u8 pad;
+	__be16 sport;
+	__be16 dport;
+	__u16 pad2;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/*
+ * The data path refreshes a flow's last_seen_ns at most this often, to keep
+ * busy flows' cache lines clean; the sweep allows for it, so a flow is
+ * released only after it has been idle for the whole timeout.
+ */
+#define SL_FLOW_REFRESH_NS	1000000000ull
+
+enum sl_flow_state {
+	SL_FLOW_SYN = 0,	/* SYN admitted, handshake not yet seen done */
+	SL_FLOW_ESTABLISHED = 1,
+};
+
+struct sl_flow {
+	__u64 last_seen_ns;
+	__u32 state;		/* enum sl_flow_state */
+	__u32 n_keys;
+	struct sl_key keys[SL_FLOW_RULES];	/* SL_MAP_CONNS entries charged */
+};
+
+/*
+ * What the controller asks of the syscall program sluice_ctl, which changes
+ * flows and counts with the same atomic operations the data path uses.
+ */
+enum sl_ctl_op {
+	SL_CTL_RELEASE = 1,	/* release flow: delete it, give back its slots */
+	SL_CTL_ADJUST = 2,	/* add delta to the count of conn */
+	SL_CTL_DROP_IF_ZERO = 3,	/* delete the count of conn if it is 0 */
+};
+
+struct sl_ctl {
+	__u32 op;		/* enum sl_ctl_op */
+	__s32 delta;
+	struct sl_flow_key flow;
+	struct sl_key conn;
+	__s64 result;		/* 1 if released / deleted; the new count */
+};
+
+/* XDP metadata that asks TC ingress to set skb->mark. */
+#define SL_META_MAGIC		0x534c4d4bu	/* "SLMK" */
+
+struct sl_meta {
+	__u32 magic;
+	__u32 mark;
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

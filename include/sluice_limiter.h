@@ -84,13 +84,18 @@ static inline __u64 sl_gcra_tolerance_ns(__u64 interval_fp, __u64 burst,
  * once and then one per interval.
  *
  * Returns 1 if the cost conforms, 0 if not, and in *new_tat always the
- * state the key holds afterwards. A TAT further ahead than the tolerance
- * means the limit was tightened on a live key (or the clock stepped back):
- * it is clamped to a full bucket, now + tolerance, and the clamp is stored
- * even on a refusal, so the key resumes at the new rate one tolerance later
- * instead of paying off a debt the new limit would never have let it run
- * up. Every sum is checked, so no input wraps into an admit.
+ * state the key holds afterwards. A TAT more than SL_CLAMP_SLACK_NS beyond
+ * the tolerance means the limit was tightened on a live key (or the clock
+ * stepped back): the packet is refused and the TAT clamped to a full
+ * bucket, now + tolerance, so the key resumes at the new rate one
+ * tolerance later instead of paying off a debt the new limit would never
+ * have let it run up. Closer than that, the TAT is ahead only because this
+ * CPU's `now` was read before another CPU spent from the key: clamping then
+ * would hand back credit, so the packet is refused and nothing written.
+ * Every sum is checked, so no input wraps into an admit.
  */
+#define SL_CLAMP_SLACK_NS	1000000ull	/* 1 ms: far beyond any stale read */
+
 static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 				  __u64 tolerance_ns, __u64 *new_tat)
 {
@@ -98,14 +103,75 @@ static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 
 	*new_tat = tat;
 	if (ahead > tolerance_ns) {
-		ahead = tolerance_ns;
-		*new_tat = now + ahead;	/* < tat, so no overflow */
+		if (ahead - tolerance_ns > SL_CLAMP_SLACK_NS)
+			*new_tat = now + tolerance_ns;	/* < tat: no overflow */
+		return 0;
 	}
 	if (cost_ns > tolerance_ns - ahead)
 		return 0;
 	if (now > SL_U64_MAX - (ahead + cost_ns))
 		return 0;
 	*new_tat = now + ahead + cost_ns;
+	return 1;
+}
+
+/*
+ * Sliding-window counter: the count admitted in the current fixed window
+ * plus the previous window's count weighted by the share of it the sliding
+ * window still covers. One 64-bit word holds the current window's index
+ * (modulo 2^24), the previous count and the current count (20 bits each),
+ * so a key's whole state changes with one compare-and-swap.
+ */
+#define SL_WIN_COUNT_BITS	20
+#define SL_WIN_INDEX_BITS	24
+#define SL_WIN_MAX		((1ull << SL_WIN_COUNT_BITS) - 1)
+#define SL_WIN_INDEX_MASK	((1ull << SL_WIN_INDEX_BITS) - 1)
+#define SL_WIN_WEIGHT_SHIFT	10
+
+static inline __u64 sl_window_pack(__u64 index, __u64 prev, __u64 cur)
+{
+	return ((index & SL_WIN_INDEX_MASK) << (2 * SL_WIN_COUNT_BITS)) |
+	       (prev << SL_WIN_COUNT_BITS) | cur;
+}
+
+/*
+ * Returns 1 if one more packet fits `max` per `period_ns` at `now`, with
+ * the word to store in *new_word; 0 (and the word unchanged) if not. The
+ * previous window's weight is rounded up, so the estimate never undercounts.
+ * A key idle for a whole window forgets its past; one idle for k x 2^24 - 1,
+ * k x 2^24 or k x 2^24 + 1 windows would mistake an old window for the next,
+ * the current or the previous one (and refuse more than it should for one
+ * window), a bound of 194 days for 1 s windows. A `now` one window
+ * behind the stored one is a timestamp taken just before another CPU moved
+ * the key on: it counts as the start of the stored window, never as a
+ * reason to forget it. Callers keep max at most SL_WIN_MAX and period_ns
+ * below 2^48.
+ */
+static inline int sl_window_conform(__u64 word, __u64 now, __u64 period_ns,
+				    __u64 max, __u64 *new_word)
+{
+	__u64 index = now / period_ns;
+	__u64 left = period_ns - (now - index * period_ns);
+	__u64 stored = word >> (2 * SL_WIN_COUNT_BITS);
+	__u64 prev = (word >> SL_WIN_COUNT_BITS) & SL_WIN_MAX;
+	__u64 cur = word & SL_WIN_MAX;
+	__u64 weight;
+
+	*new_word = word;
+	/* word 0 is a fresh key: an admit always leaves cur >= 1. */
+	if (word && stored == ((index + 1) & SL_WIN_INDEX_MASK)) {
+		index++;
+		left = period_ns;
+	}
+	if (stored != (index & SL_WIN_INDEX_MASK)) {
+		prev = stored == ((index - 1) & SL_WIN_INDEX_MASK) ? cur : 0;
+		cur = 0;
+	}
+	weight = ((left << SL_WIN_WEIGHT_SHIFT) + period_ns - 1) / period_ns;
+	if (prev * weight + ((cur + 1) << SL_WIN_WEIGHT_SHIFT) >
+	    (max << SL_WIN_WEIGHT_SHIFT))
+		return 0;
+	*new_word = sl_window_pack(index, prev, cur + 1);
 	return 1;
 }
 

@@ -12,9 +12,9 @@ PACKAGES=(
 	# linux-libc-dev (UAPI and asm/ headers for -target bpf) are only
 	# Recommends of gcc, and we install without recommends.
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make
-	gcc libc6-dev linux-libc-dev
-	# unit and bpf tests
-	libcmocka-dev
+	gcc libc6-dev linux-libc-dev libmicrohttpd-dev
+	# unit and bpf tests; the metrics test parses with the real client
+	libcmocka-dev python3-prometheus-client
 	# e2e tests and the demo: namespaces, veth, traffic, real servers.
 	# python3 is Debian's /usr/bin/python3, the one python3-scapy serves.
 	iproute2 nftables xdp-tools iputils-ping python3 python3-scapy tmux

@@ -31,12 +31,18 @@ static int errf(struct sl_error *err, int ret, const char *fmt, ...)
 	return ret;
 }
 
-/* The pinned link of ifname, or -ENOENT. */
-static int open_link(const char *ifname)
+/*
+ * The TCX attach types, which Debian 12's UAPI headers predate; the
+ * running kernel (6.6 and later) knows them.
+ */
+#define SL_BPF_TCX_INGRESS	46
+#define SL_BPF_TCX_EGRESS	47
+
+/* A pinned link of ifname, or -ENOENT. */
+static int open_link(const char *ifname, const char *pin)
 {
 	char path[PATH_MAX];
-	int fd = bpf_obj_get(pins__path(path, sizeof(path), ifname,
-					SL_PIN_LINK_XDP));
+	int fd = bpf_obj_get(pins__path(path, sizeof(path), ifname, pin));
 
 	return fd < 0 ? -errno : fd;
 }
@@ -46,20 +52,66 @@ static int open_link(const char *ifname)
  * created again under the same name leaves a defunct link behind: drop it,
  * so the attach makes a new one instead of updating a dead one.
  */
-static int open_live_link(const char *ifname, int ifindex)
+static int open_live_link(const char *ifname, const char *pin, int ifindex)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
-	int fd = open_link(ifname);
+	int fd = open_link(ifname, pin);
 
 	if (fd < 0)
 		return fd;
+	/* XDP and TCX link info both start with the ifindex. */
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex == (__u32)ifindex)
 		return fd;
 	close(fd);
-	unlink(pins__path(path, sizeof(path), ifname, SL_PIN_LINK_XDP));
+	unlink(pins__path(path, sizeof(path), ifname, pin));
 	return -ENOENT;
+}
+
+/*
+ * Points the pinned link `pin` at prog, creating and pinning the link if
+ * there is none: an update swaps the program in place, with no moment
+ * without one.
+ */
+static int attach_link(const char *ifname, int ifindex, const char *pin,
+		       int prog_fd, enum bpf_attach_type type, __u32 flags,
+		       struct sl_error *err)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	fd = open_live_link(ifname, pin, ifindex);
+	if (fd >= 0) {
+		if (bpf_link_update(fd, prog_fd, NULL))
+			ret = errf(err, -errno, "switching %s to the new program", pin);
+		close(fd);
+		return ret;
+	}
+	lopts.flags = flags;
+	fd = bpf_link_create(prog_fd, ifindex, type, &lopts);
+	if (fd < 0)
+		return errf(err, -errno, "creating %s%s", pin,
+			    flags & XDP_FLAGS_DRV_MODE ? " in native mode" : "");
+	pins__path(path, sizeof(path), ifname, pin);
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600))
+		ret = errf(err, -errno, "pinning %s", path);
+	close(fd);
+	return ret;
+}
+
+/* The syscall program the sweep runs, pinned afresh with each attach. */
+static int pin_ctl(const char *ifname, int prog_fd, struct sl_error *err)
+{
+	char path[PATH_MAX];
+
+	pins__path(path, sizeof(path), ifname, SL_PIN_PROG_CTL);
+	if (unlink(path) && errno != ENOENT)
+		return errf(err, -errno, "replacing %s", path);
+	if (bpf_obj_pin(prog_fd, path) || chmod(path, 0600))
+		return errf(err, -errno, "pinning %s", path);
+	return 0;
 }
 
 static const char *mode_name(__u8 attach_mode)
@@ -183,10 +235,8 @@ static int check_current(const struct sl_attach_opts *opts, int ifindex,
 
 int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 {
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	struct sluice *skel = NULL;
 	struct sl_pins pins = { .dir_fd = -1 };
-	char path[PATH_MAX];
 	bool fresh;
 	int ifindex, link_fd = -1, ret;
 
@@ -203,7 +253,7 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 		return ret;
 	fresh = pinned_key_capacity(opts->ifname) < 0;
 
-	link_fd = open_live_link(opts->ifname, ifindex);
+	link_fd = open_live_link(opts->ifname, SL_PIN_LINK_XDP, ifindex);
 	ret = check_current(opts, ifindex, link_fd, err);
 	if (ret)
 		goto out;
@@ -249,27 +299,20 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 		goto out;
 	}
 
-	if (link_fd >= 0) {
-		ret = bpf_link_update(link_fd, bpf_program__fd(skel->progs.sluice_xdp),
-				      NULL);
-		if (ret)
-			errf(err, -errno, "switching the link to the new program");
-		goto out;
-	}
-	lopts.flags = xdp_flags(opts->mode);
-	link_fd = bpf_link_create(bpf_program__fd(skel->progs.sluice_xdp), ifindex,
-				  BPF_XDP, &lopts);
-	if (link_fd < 0) {
-		ret = -errno;
-		errf(err, ret, "attaching XDP%s",
-		     opts->mode == SL_MODE_NATIVE ? " in native mode" : "");
-		goto out;
-	}
-	pins__path(path, sizeof(path), opts->ifname, SL_PIN_LINK_XDP);
-	if (bpf_obj_pin(link_fd, path) || chmod(path, 0600)) {
-		ret = -errno;
-		errf(err, ret, "pinning %s", path);
-	}
+	/* TC first: whatever XDP marks or admits from now on has a consumer. */
+	ret = attach_link(opts->ifname, ifindex, SL_PIN_LINK_TC_IN,
+			  bpf_program__fd(skel->progs.sluice_tc_in), SL_BPF_TCX_INGRESS,
+			  0, err);
+	if (!ret)
+		ret = attach_link(opts->ifname, ifindex, SL_PIN_LINK_TC_OUT,
+				  bpf_program__fd(skel->progs.sluice_tc_out),
+				  SL_BPF_TCX_EGRESS, 0, err);
+	if (!ret)
+		ret = pin_ctl(opts->ifname, bpf_program__fd(skel->progs.sluice_ctl), err);
+	if (!ret)
+		ret = attach_link(opts->ifname, ifindex, SL_PIN_LINK_XDP,
+				  bpf_program__fd(skel->progs.sluice_xdp), BPF_XDP,
+				  xdp_flags(opts->mode), err);
 out:
 	if (link_fd >= 0)
 		close(link_fd);
@@ -327,7 +370,7 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	st->keys_capacity = ret > 0 ? ret : 0;
 	ret = 0;
 
-	link_fd = open_link(ifname);
+	link_fd = open_link(ifname, SL_PIN_LINK_XDP);
 	if (link_fd >= 0) {
 		if (!bpf_obj_get_info_by_fd(link_fd, &info, &len)) {
 			st->link_id = info.id;

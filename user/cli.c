@@ -134,37 +134,54 @@ void cli_pins_error(const char *path, const char *ifname, int ret,
 		cli_error(path, ifname, "%s", err->msg);
 }
 
-int cli_edit(const char *path, const char *ifname,
-	     int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
-	     void *arg)
+/* cli_edit and cli_apply: conf is the set to apply, read or not. */
+static int change(const char *path, const char *ifname, struct sl_config *conf,
+		  int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
+		  void *arg)
 {
 	struct sl_error err = {};
-	struct sl_config conf;
 	struct sl_pins pins;
 	int ret, code = SL_EXIT_FAIL;
 
-	config_init(&conf);
 	ret = pins__open(&pins, ifname, &err);
 	if (ret) {
 		cli_pins_error(path, ifname, ret, &err);
-		config_free(&conf);
 		return cli_pins_exit(ifname, ret);
 	}
-	ret = ruleset__read(&pins.maps, &conf, &err);
-	if (!ret) {
-		ret = edit(&conf, arg, &err);
-		if (ret == -EINVAL)
-			code = SL_EXIT_USAGE;
+	if (edit) {
+		ret = ruleset__read(&pins.maps, conf, &err);
+		if (!ret) {
+			ret = edit(conf, arg, &err);
+			if (ret == -EINVAL)
+				code = SL_EXIT_USAGE;
+		}
 	}
 	if (!ret)
-		ret = ruleset__apply(&pins.maps, &conf, &err);
+		ret = ruleset__apply(&pins.maps, conf, &err);
 	if (ret)
 		cli_error(path, ifname, "%s", err.msg);
 	else
 		code = SL_EXIT_OK;
 	pins__close(&pins);
+	return code;
+}
+
+int cli_edit(const char *path, const char *ifname,
+	     int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
+	     void *arg)
+{
+	struct sl_config conf;
+	int code;
+
+	config_init(&conf);
+	code = change(path, ifname, &conf, edit, arg);
 	config_free(&conf);
 	return code;
+}
+
+int cli_apply(const char *path, const char *ifname, struct sl_config *conf)
+{
+	return change(path, ifname, conf, NULL, NULL);
 }
 
 void cli_renumber_argument(struct sl_error *err, int offset)

@@ -64,6 +64,8 @@ int cmd_rule(const char *path, int argc, char **argv);
 int cmd_allow(const char *path, int argc, char **argv);
 int cmd_deny(const char *path, int argc, char **argv);
 int cmd_stats(const char *path, int argc, char **argv);
+int cmd_sweep(const char *path, int argc, char **argv);
+int cmd_run(const char *path, int argc, char **argv);
 
 
 
@@ -79,6 +81,9 @@ struct sl_error;
 int cli_edit(const char *path, const char *ifname,
 	     int (*edit)(struct sl_config *conf, void *arg, struct sl_error *err),
 	     void *arg);
+/* Makes conf ifname's rule set as it is, nothing read; an exit code. */
+int cli_apply(const char *path, const char *ifname, struct sl_config *conf);
+
 /* Reads ifname's active rule set into conf; returns an exit code. */
 int cli_read_active(const char *path, const char *ifname, struct sl_config *conf);
 

@@ -10,18 +10,6 @@
 #include "pins.h"
 #include "stats.h"
 
-static int replace_all(struct sl_config *conf, void *arg, struct sl_error *err)
-{
-	struct sl_config *next = arg;
-
-	/* Swap contents: cli_edit frees whatever conf holds afterwards. */
-	struct sl_config old = *conf;
-
-	*conf = *next;
-	*next = old;
-	return 0;
-}
-
 int cmd_load(const char *path, int argc, char **argv)
 {
 	struct cli_opt opts[] = { { "check" }, { NULL } };
@@ -64,7 +52,7 @@ int cmd_load(const char *path, int argc, char **argv)
 		code = SL_EXIT_USAGE;
 		goto out;
 	}
-	code = cli_edit(path, pos[0], replace_all, &conf);
+	code = cli_apply(path, pos[0], &conf);
 out:
 	config_free(&conf);
 	return code;

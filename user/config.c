@@ -34,6 +34,18 @@
 #define MIN_KEYS	1024u
 #define MAX_KEYS	16777216u
 
+/*
+ * Connection idle timeouts. The data path refreshes a flow's last-seen time
+ * at most once a second, so a shorter timeout could release a busy flow. A
+ * tracked flow idle for a month is gone; the bound also keeps every
+ * "last seen + timeout" far from overflow.
+ */
+#define MIN_TIMEOUT_NS	(2 * NS_PER_S)
+#define MAX_TIMEOUT_NS	(30ull * 86400 * NS_PER_S)
+
+/* A mark becomes skb->mark, 32 bits; conns counts share the bound. */
+#define MAX_U32		4294967295ull
+
 /* Packets and bytes a rate may pass at once unless told: 100 ms worth. */
 #define BURST_WINDOW_NS		(100 * NS_PER_MS)
 /* A byte budget below one maximal frame would never pass that frame. */
@@ -269,6 +281,42 @@ static bool parse_size(const char *s, uint64_t *out, bool *has_unit)
 	return true;
 }
 
+/* N followed by one of ms s m h d, the unit required. */
+static bool parse_duration(const char *s, uint64_t *out)
+{
+	const struct word *d;
+	uint64_t n;
+	size_t len;
+
+	len = s ? scan_u64(s, &n) : 0;
+	if (!len)
+		return false;
+	d = suffix_at(durations, ARRAY_SIZE(durations), s + len, '\0');
+	if (!d)
+		return false;
+	*out = mul_sat(n, d->value);
+	return true;
+}
+
+/*
+ * The period after the slash of a rate or a window: [M]UNIT, M defaulting
+ * to 1. *mult is returned apart so that a zero period can be named.
+ */
+static bool parse_period(const char *s, uint64_t *mult, uint64_t *ns)
+{
+	const struct word *d;
+	size_t len;
+
+	len = scan_u64(s, mult);
+	if (!len)
+		*mult = 1;
+	d = suffix_at(durations, ARRAY_SIZE(durations), s + len, '\0');
+	if (!d)
+		return false;
+	*ns = mul_sat(*mult, d->value);
+	return true;
+}
+
 static bool cidr_equal(const struct sl_cidr *a, const struct sl_cidr *b)
 {
 	return a->family == b->family && a->prefixlen == b->prefixlen &&
@@ -402,40 +450,101 @@ static int cidr_reserve(struct sl_config *cfg, bool deny, size_t extra)
 	return 0;
 }
 
+/* FNV-1a over what makes two CIDRs equal. */
+static size_t cidr_hash(const struct sl_cidr *c)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	h = (h ^ c->family) * 0x100000001b3ull;
+	h = (h ^ c->prefixlen) * 0x100000001b3ull;
+	for (i = 0; i < sizeof(c->addr); i++)
+		h = (h ^ c->addr[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void cidr_slots(struct sl_config *cfg, bool deny, size_t ***slots,
+		       size_t **n_slots)
+{
+	*slots = deny ? &cfg->deny_slots : &cfg->allow_slots;
+	*n_slots = deny ? &cfg->n_deny_slots : &cfg->n_allow_slots;
+}
+
+/*
+ * Open addressing over list positions + 1 (0 is empty), at most half full.
+ * Returns the slot holding cidr, or the empty slot where it would go.
+ */
+static size_t *slot_for(size_t *slots, size_t n_slots, const struct sl_cidr *v,
+			const struct sl_cidr *cidr)
+{
+	size_t i = cidr_hash(cidr) & (n_slots - 1);
+
+	while (slots[i] && !cidr_equal(&v[slots[i] - 1], cidr))
+		i = (i + 1) & (n_slots - 1);
+	return &slots[i];
+}
+
+static int index_rebuild(struct sl_config *cfg, bool deny, size_t want)
+{
+	size_t **slots, *n_slots, *ns, n = 64, i;
+	struct sl_cidr **v;
+	size_t *len, *cap;
+
+	cidr_list(cfg, deny, &v, &len, &cap);
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	while (n < 2 * want)
+		n *= 2;
+	ns = calloc(n, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; i < *len; i++)
+		*slot_for(ns, n, *v, &(*v)[i]) = i + 1;
+	free(*slots);
+	*slots = ns;
+	*n_slots = n;
+	return 0;
+}
+
 int config_add_cidr(struct sl_config *cfg, bool deny,
 		    const struct sl_cidr *cidr)
 {
+	size_t **slots, *n_slots, *n, *cap, *slot;
 	struct sl_cidr **v;
-	size_t *n, *cap, i;
 	int ret;
 
 	cidr_list(cfg, deny, &v, &n, &cap);
-	for (i = 0; i < *n; i++)
-		if (cidr_equal(&(*v)[i], cidr))
-			return 0;
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	if (2 * (*n + 1) > *n_slots) {
+		ret = index_rebuild(cfg, deny, *n + 1);
+		if (ret)
+			return ret;
+	}
+	slot = slot_for(*slots, *n_slots, *v, cidr);
+	if (*slot)
+		return 0;
 	ret = cidr_reserve(cfg, deny, 1);
 	if (ret)
 		return ret;
-	(*v)[(*n)++] = *cidr;
+	(*v)[*n] = *cidr;
+	*slot = ++*n;
 	return 0;
 }
 
 int config_del_cidr(struct sl_config *cfg, bool deny,
 		    const struct sl_cidr *cidr)
 {
+	size_t **slots, *n_slots, *n, *cap, i;
 	struct sl_cidr **v;
-	size_t *n, *cap, i;
 
 	cidr_list(cfg, deny, &v, &n, &cap);
-	for (i = 0; i < *n; i++) {
-		if (cidr_equal(&(*v)[i], cidr)) {
-			memmove(&(*v)[i], &(*v)[i + 1],
-				(*n - i - 1) * sizeof(**v));
-			(*n)--;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	cidr_slots(cfg, deny, &slots, &n_slots);
+	if (!*n_slots || !*slot_for(*slots, *n_slots, *v, cidr))
+		return -ENOENT;
+	i = *slot_for(*slots, *n_slots, *v, cidr) - 1;
+	memmove(&(*v)[i], &(*v)[i + 1], (*n - i - 1) * sizeof(**v));
+	(*n)--;
+	/* Positions after i moved: index them anew. */
+	return index_rebuild(cfg, deny, *n);
 }
 
 void config_init(struct sl_config *cfg)
@@ -447,6 +556,8 @@ void config_free(struct sl_config *cfg)
 {
 	free(cfg->allow);
 	free(cfg->deny);
+	free(cfg->allow_slots);
+	free(cfg->deny_slots);
 	config_init(cfg);
 }
 
@@ -591,13 +702,15 @@ enum {
 	CL_ACTION	= 1 << 8,
 	CL_PREFIX4	= 1 << 9,
 	CL_PREFIX6	= 1 << 10,
+	CL_WINDOW	= 1 << 11,
+	CL_CONNS	= 1 << 12,
 };
 
 struct rule_ctx {
 	struct sl_rule_spec r;
 	unsigned given;		/* CL_* of the clauses seen so far */
 	unsigned prev;		/* CL_* of the clause just before */
-	/* Each limit's rate and burst (its rate's if none), for messages. */
+	/* Each limit's value and burst (its value's if none), for messages. */
 	unsigned rate_tok[SL_MAX_LIMITS];
 	unsigned burst_tok[SL_MAX_LIMITS];
 };
@@ -775,25 +888,30 @@ static int clause_key(struct parser *p, struct rule_ctx *c)
 	return 0;
 }
 
+static int too_many_limits(struct parser *p, unsigned t)
+{
+	return fail_at(p, t, 0,
+		       "more than %d limits (rate, window, conns) in one rule",
+		       SL_MAX_LIMITS);
+}
+
 /*
  * N/[M]UNIT counts packets, SIZE/[M]UNIT bytes, and a bit rate bytes per
  * second. The bounds are those of the fixed-point math in sluice_limiter.h.
+ * `syntax` is what a malformed token was expected to look like.
  */
-static int clause_rate(struct parser *p, struct rule_ctx *c)
+static int parse_rate(struct parser *p, unsigned t, const char *syntax,
+		      struct sl_limit_spec *out)
 {
-	unsigned t = p->i++;
 	const char *s = tok_at(p, t), *q;
 	struct sl_limit_spec lim = { .kind = SL_LIMIT_RATE };
-	const struct word *u, *d;
+	const struct word *u;
 	uint64_t n, per;
 	size_t len;
 
-	if (c->r.n_limits == SL_MAX_LIMITS)
-		return fail_at(p, t - 1, 0, "more than %d rates in one rule",
-			       SL_MAX_LIMITS);
 	len = s ? scan_u64(s, &n) : 0;
 	if (!len)
-		goto syntax;
+		return bad_value(p, t, syntax);
 	q = s + len;
 	if (*q == '/') {
 		lim.unit = SL_UNIT_PACKETS;
@@ -808,16 +926,11 @@ static int clause_rate(struct parser *p, struct rule_ctx *c)
 		/* Bit rates are per second, the period the table reads here. */
 		q = "s";
 	} else {
-		goto syntax;
+		return bad_value(p, t, syntax);
 	}
-	len = scan_u64(q, &per);
-	if (!len)
-		per = 1;
-	d = suffix_at(durations, ARRAY_SIZE(durations), q + len, '\0');
-	if (!d)
-		goto syntax;
+	if (!parse_period(q, &per, &lim.period_ns))
+		return bad_value(p, t, syntax);
 	lim.count = n;
-	lim.period_ns = mul_sat(per, d->value);
 	if (!n || n > MAX_COUNT)
 		return fail_at(p, t, 0,
 			       "rate \"%s\" must allow 1..%llu units per period",
@@ -827,32 +940,28 @@ static int clause_rate(struct parser *p, struct rule_ctx *c)
 	if (lim.period_ns >= MAX_PERIOD_NS)
 		return fail_at(p, t, 0,
 			       "rate \"%s\" has a period longer than 78h", s);
-	/* Below one fixed-point step per unit, rounding up would make the
-	 * limit slower than asked, silently. */
+	/*
+	 * The interval is 48.16 fixed point, rounded up: below 1/65536 ns
+	 * per unit it would enforce a far slower rate than the one asked.
+	 * period_ns < 2^48, so the shift cannot overflow.
+	 */
 	if ((lim.period_ns << SL_FP_SHIFT) < lim.count)
 		return fail_at(p, t, 0,
 			       "rate \"%s\" is faster than the limiter can count",
 			       s);
-	c->rate_tok[c->r.n_limits] = t;
-	c->burst_tok[c->r.n_limits] = t;
-	c->r.limits[c->r.n_limits++] = lim;
+	*out = lim;
 	return 0;
-syntax:
-	return bad_value(p, t, "a rate like 100/s, 2MB/s or 100mbit");
 }
 
-static int clause_burst(struct parser *p, struct rule_ctx *c)
+/* What follows "burst": packets for a packet rate, a size for a byte rate. */
+static int parse_burst(struct parser *p, unsigned t, uint8_t unit,
+		       uint64_t *out)
 {
-	unsigned t = p->i++;
 	const char *s = tok_at(p, t);
-	struct sl_limit_spec *lim;
 	bool has_unit = false;
 	uint64_t n;
 
-	if (c->prev != CL_RATE)
-		return fail_at(p, t - 1, 0, "\"burst\" must come right after a rate");
-	lim = &c->r.limits[c->r.n_limits - 1];
-	if (lim->unit == SL_UNIT_PACKETS) {
+	if (unit == SL_UNIT_PACKETS) {
 		if (parse_size(s, &n, &has_unit) && has_unit)
 			return fail_at(p, t, 0,
 				       "burst for a packet rate is a packet count, got \"%s\"",
@@ -865,8 +974,133 @@ static int clause_burst(struct parser *p, struct rule_ctx *c)
 	if (!n || n > MAX_COUNT)
 		return fail_at(p, t, 0, "burst must be 1..%llu, got \"%s\"",
 			       MAX_COUNT, s);
-	lim->burst = n;
+	*out = n;
+	return 0;
+}
+
+/*
+ * Fills in a rate's burst if none was given. Returns -EINVAL, reported at
+ * the burst (or the rate, rate_t, if the burst was defaulted), when the
+ * burst takes too long to refill for the controller's tolerance math.
+ */
+static int finish_rate(struct parser *p, struct sl_limit_spec *l,
+		       unsigned rate_t, unsigned burst_t)
+{
+	uint64_t floor = l->unit == SL_UNIT_BYTES ? MIN_BYTE_BURST : 1;
+	unsigned __int128 tol;
+
+	if (!l->burst) {
+		l->burst = (unsigned __int128)l->count * BURST_WINDOW_NS /
+			   l->period_ns;
+		if (l->burst < floor)
+			l->burst = floor;
+	}
+	tol = (unsigned __int128)l->burst * l->period_ns / l->count;
+	if (tol > MAX_TOLERANCE_NS)
+		return fail_at(p, burst_t, 0,
+			       "burst %" PRIu64 " at rate \"%s\" takes more than 100 years to refill",
+			       l->burst, p->tok[rate_t].s);
+	return 0;
+}
+
+static void add_limit(struct rule_ctx *c, const struct sl_limit_spec *lim,
+		      unsigned t)
+{
+	c->rate_tok[c->r.n_limits] = t;
+	c->burst_tok[c->r.n_limits] = t;
+	c->r.limits[c->r.n_limits++] = *lim;
+}
+
+static int clause_rate(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	struct sl_limit_spec lim;
+	int ret;
+
+	if (c->r.n_limits == SL_MAX_LIMITS)
+		return too_many_limits(p, t - 1);
+	ret = parse_rate(p, t, "a rate like 100/s, 2MB/s or 100mbit", &lim);
+	if (ret)
+		return ret;
+	add_limit(c, &lim, t);
+	return 0;
+}
+
+static int clause_burst(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	struct sl_limit_spec *lim;
+	int ret;
+
+	if (c->prev == CL_WINDOW)
+		return fail_at(p, t - 1, 0,
+			       "\"burst\" applies to a rate, not a window");
+	if (c->prev != CL_RATE)
+		return fail_at(p, t - 1, 0, "\"burst\" must come right after a rate");
+	lim = &c->r.limits[c->r.n_limits - 1];
+	ret = parse_burst(p, t, lim->unit, &lim->burst);
+	if (ret)
+		return ret;
 	c->burst_tok[c->r.n_limits - 1] = t;
+	return 0;
+}
+
+/*
+ * N/[M]UNIT packets, held as two fixed windows of 20-bit counts in one
+ * word (sluice_limiter.h): larger counts, and bytes, are a rate's job.
+ */
+static int clause_window(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t), *q;
+	struct sl_limit_spec lim = { .kind = SL_LIMIT_WINDOW,
+				     .unit = SL_UNIT_PACKETS };
+	uint64_t per;
+	size_t len;
+
+	if (c->r.n_limits == SL_MAX_LIMITS)
+		return too_many_limits(p, t - 1);
+	len = s ? scan_u64(s, &lim.count) : 0;
+	if (!len)
+		goto syntax;
+	q = s + len;
+	if (suffix_at(sizes, ARRAY_SIZE(sizes), q, '/') ||
+	    suffix_at(bit_rates, ARRAY_SIZE(bit_rates), q, '\0'))
+		return fail_at(p, t, 0,
+			       "window limits count packets; use rate for bytes");
+	if (*q != '/' || !parse_period(q + 1, &per, &lim.period_ns))
+		goto syntax;
+	if (!lim.count || lim.count > SL_WIN_MAX)
+		return fail_at(p, t, 0,
+			       "window \"%s\" must allow 1..%llu packets per period; use rate for more",
+			       s, SL_WIN_MAX);
+	if (!per)
+		return fail_at(p, t, 0, "window \"%s\" has a zero period", s);
+	if (lim.period_ns >= MAX_PERIOD_NS)
+		return fail_at(p, t, 0,
+			       "window \"%s\" has a period longer than 78h", s);
+	add_limit(c, &lim, t);
+	return 0;
+syntax:
+	return bad_value(p, t, "a window like 100/h or 5/10s");
+}
+
+/* Concurrent TCP connections per key: counted from SYN to FIN or RST. */
+static int clause_conns(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	struct sl_limit_spec lim = { .kind = SL_LIMIT_CONNS,
+				     .unit = SL_UNIT_PACKETS };
+
+	if (c->r.n_limits == SL_MAX_LIMITS)
+		return too_many_limits(p, t - 1);
+	if (!parse_u64(s, &lim.count))
+		return bad_value(p, t, "a connection count");
+	if (!lim.count || lim.count > MAX_U32)
+		return fail_at(p, t, 0, "conns must be 1..%llu, got \"%s\"",
+			       MAX_U32, s);
+	add_limit(c, &lim, t);
 	return 0;
 }
 
@@ -874,15 +1108,28 @@ static int clause_action(struct parser *p, struct rule_ctx *c)
 {
 	unsigned t = p->i++;
 	const char *s = tok_at(p, t);
+	uint64_t n;
 
-	if (s && !strcmp(s, "drop"))
+	if (s && !strcmp(s, "drop")) {
 		c->r.action = SL_ACT_DROP;
-	else if (s && !strcmp(s, "pass"))
+	} else if (s && !strcmp(s, "pass")) {
 		c->r.action = SL_ACT_PASS;
-	else if (s && (!strcmp(s, "reject") || !strcmp(s, "mark")))
-		return fail_at(p, t, 0, "action %s is not supported yet", s);
-	else
-		return bad_value(p, t, "drop or pass");
+	} else if (s && !strcmp(s, "reject")) {
+		c->r.action = SL_ACT_REJECT;
+	} else if (s && !strcmp(s, "mark")) {
+		t = p->i++;
+		s = tok_at(p, t);
+		if (!parse_u64(s, &n))
+			return bad_value(p, t, "a mark (1..4294967295)");
+		/* skb->mark 0 is "no mark": nothing could steer on it. */
+		if (!n || n > MAX_U32)
+			return fail_at(p, t, 0, "mark must be 1..%llu, got \"%s\"",
+				       MAX_U32, s);
+		c->r.action = SL_ACT_MARK;
+		c->r.mark = n;
+	} else {
+		return bad_value(p, t, "drop, pass, reject or mark N");
+	}
 	return 0;
 }
 
@@ -900,12 +1147,15 @@ static const struct clause {
 	{ "key", CL_KEY, false, clause_key },
 	{ "rate", CL_RATE, true, clause_rate },
 	{ "burst", CL_BURST, true, clause_burst },
+	{ "window", CL_WINDOW, true, clause_window },
+	/* One count per key: two would only mean the smaller. */
+	{ "conns", CL_CONNS, false, clause_conns },
 	{ "action", CL_ACTION, false, clause_action },
 };
 
 /* Accepted by the language, not yet by the data path: refuse, never ignore. */
 static const char *const later_clauses[] = {
-	"window", "conns", "scope", "ban", "warmup", "on-full",
+	"scope", "ban", "warmup", "on-full",
 };
 
 static const struct clause *find_clause(const char *name)
@@ -950,6 +1200,8 @@ static int check_clause(struct parser *p, const struct rule_ctx *c,
 			       family_name(r->families));
 	if (r->syn && r->proto && r->proto != IPPROTO_TCP)
 		return fail_at(p, t, 0, "syn needs proto tcp, not %s", proto);
+	if ((c->given & CL_CONNS) && r->proto && r->proto != IPPROTO_TCP)
+		return fail_at(p, t, 0, "conns needs proto tcp, not %s", proto);
 	if (r->n_ports && !l4_ports)
 		return fail_at(p, t, 0, "dport needs proto tcp or udp, not %s",
 			       proto);
@@ -1034,11 +1286,23 @@ static bool canonical_text(struct sl_rule_spec *r)
 		const struct sl_limit_spec *l = &r->limits[i];
 		const char *b_unit = l->unit == SL_UNIT_BYTES ? "B" : "";
 
-		put(&b, " rate %" PRIu64 "%s/%s burst %" PRIu64 "%s", l->count,
-		    b_unit, period_text(l->period_ns, buf, sizeof(buf)),
-		    l->burst, b_unit);
+		if (l->kind == SL_LIMIT_CONNS)
+			put(&b, " conns %" PRIu64, l->count);
+		else if (l->kind == SL_LIMIT_WINDOW)
+			put(&b, " window %" PRIu64 "/%s", l->count,
+			    period_text(l->period_ns, buf, sizeof(buf)));
+		else
+			put(&b, " rate %" PRIu64 "%s/%s burst %" PRIu64 "%s",
+			    l->count, b_unit,
+			    period_text(l->period_ns, buf, sizeof(buf)),
+			    l->burst, b_unit);
 	}
-	put(&b, " action %s", r->action == SL_ACT_PASS ? "pass" : "drop");
+	if (r->action == SL_ACT_MARK)
+		put(&b, " action mark %" PRIu32, r->mark);
+	else
+		put(&b, " action %s", r->action == SL_ACT_PASS ? "pass" :
+				      r->action == SL_ACT_REJECT ? "reject" :
+								   "drop");
 	return b.len < b.cap;
 }
 
@@ -1062,27 +1326,22 @@ static int finish_rule(struct parser *p, struct rule_ctx *c)
 {
 	struct sl_rule_spec *r = &c->r;
 	unsigned i;
+	int ret;
 
 	if (!r->n_limits)
-		return fail_at(p, p->n, 0, "rule \"%s\" has no rate", r->name);
-	if (r->syn && !r->proto)
+		return fail_at(p, p->n, 0,
+			       "rule \"%s\" has no limit; expected at least one limit: rate, window or conns",
+			       r->name);
+	/* Only TCP has connections; check_clause refused any other proto. */
+	if ((r->syn || (c->given & CL_CONNS)) && !r->proto)
 		r->proto = IPPROTO_TCP;
 	for (i = 0; i < r->n_limits; i++) {
-		struct sl_limit_spec *l = &r->limits[i];
-		uint64_t floor = l->unit == SL_UNIT_BYTES ? MIN_BYTE_BURST : 1;
-		unsigned __int128 tol;
-
-		if (!l->burst) {
-			l->burst = (unsigned __int128)l->count *
-				   BURST_WINDOW_NS / l->period_ns;
-			if (l->burst < floor)
-				l->burst = floor;
-		}
-		tol = (unsigned __int128)l->burst * l->period_ns / l->count;
-		if (tol > MAX_TOLERANCE_NS)
-			return fail_at(p, c->burst_tok[i], 0,
-				       "burst %" PRIu64 " at rate \"%s\" takes more than 100 years to refill",
-				       l->burst, p->tok[c->rate_tok[i]].s);
+		if (r->limits[i].kind != SL_LIMIT_RATE)
+			continue;
+		ret = finish_rate(p, &r->limits[i], c->rate_tok[i],
+				  c->burst_tok[i]);
+		if (ret)
+			return ret;
 	}
 	if (!canonical_text(r))
 		return fail_at(p, 1, 0,
@@ -1125,7 +1384,7 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 				       name);
 		if (!cl)
 			return bad_token(p, t,
-					 "one of family, proto, dport, syn, from, key, rate, burst, action");
+					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, action");
 		if (!cl->repeats && (c.given & cl->bit))
 			return given_twice(p, t);
 		c.given |= cl->bit;
@@ -1144,6 +1403,233 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+/*
+ * How long a tracked connection may stay idle before the controller's
+ * sweep gives its slot back: half-open until the handshake completes,
+ * established after.
+ */
+static int parse_conn_timeout(struct parser *p, struct sl_config *cfg)
+{
+	static const char *const names[] = { "half-open", "established" };
+	uint64_t ns[2] = { 0, 0 };
+	unsigned t, k;
+	const char *s;
+
+	if (cfg->half_open_ns || cfg->established_ns)
+		return given_twice(p, 0);
+	if (p->i >= p->n)
+		return bad_value(p, p->i, "half-open or established");
+	while (p->i < p->n) {
+		t = p->i++;
+		for (k = 0; k < ARRAY_SIZE(names); k++)
+			if (!strcmp(p->tok[t].s, names[k]))
+				break;
+		if (k == ARRAY_SIZE(names) && t == 1)
+			return bad_value(p, t, "half-open or established");
+		if (k == ARRAY_SIZE(names))
+			return bad_token(p, t,
+					 "half-open, established or end of line");
+		if (ns[k])
+			return given_twice(p, t);
+		t = p->i++;
+		s = tok_at(p, t);
+		if (!parse_duration(s, &ns[k]))
+			return bad_value(p, t, "a duration like 30s or 5m");
+		if (ns[k] < MIN_TIMEOUT_NS || ns[k] > MAX_TIMEOUT_NS)
+			return fail_at(p, t, 0,
+				       "%s timeout must be 2s..30d, got \"%s\"",
+				       names[k], s);
+	}
+	cfg->half_open_ns = ns[0];
+	cfg->established_ns = ns[1];
+	return 0;
+}
+
+/*
+ * The interface-wide budget of answers `reject` sends. Every answer is one
+ * frame whatever its size, so the budget counts packets.
+ */
+static int parse_reject_limit(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++, burst_t = t;
+	struct sl_limit_spec lim;
+	int ret;
+
+	if (cfg->reject_limit.count)
+		return given_twice(p, 0);
+	ret = parse_rate(p, t, "a packet rate like 10000/s", &lim);
+	if (ret)
+		return ret;
+	if (lim.unit != SL_UNIT_PACKETS)
+		return fail_at(p, t, 0,
+			       "reject-limit counts packets, not bytes, got \"%s\"",
+			       p->tok[t].s);
+	if (p->i < p->n) {
+		if (strcmp(p->tok[p->i].s, "burst"))
+			return bad_token(p, p->i, "\"burst\" or end of line");
+		p->i++;
+		burst_t = p->i++;
+		ret = parse_burst(p, burst_t, lim.unit, &lim.burst);
+		if (ret)
+			return ret;
+	}
+	if (end_of_line(p))
+		return -EINVAL;
+	ret = finish_rate(p, &lim, t, burst_t);
+	if (ret)
+		return ret;
+	cfg->reject_limit = lim;
+	return 0;
+}
+
+/*
+ * Where the daemon listens. Literal addresses only: a host name would be
+ * resolved once, at start, to whatever it meant then, and a name that
+ * resolves to several addresses cannot say which one to bind. IPv6 takes
+ * brackets, since "::1:9477" is itself a valid address.
+ */
+enum listen_error {
+	LISTEN_OK,
+	LISTEN_SYNTAX,		/* not ADDR:PORT */
+	LISTEN_BRACKETS,	/* IPv6 without brackets */
+	LISTEN_PORT_SYNTAX,	/* the port is not a number */
+	LISTEN_PORT_RANGE,	/* the port is not 1..65535 */
+};
+
+#define LISTEN_EXAMPLE	"an address and port like 127.0.0.1:9477 or [::1]:9477"
+#define LISTEN_BRACKETS_MSG "an IPv6 address takes brackets, like [::1]:9477"
+
+static bool looks_ip6(const char *s, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (len >= sizeof(addr))
+		return false;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	return inet_pton(AF_INET6, addr, &a) == 1;
+}
+
+static enum listen_error listen_parse(const char *s, struct sockaddr_storage *sa,
+				      char *canon, size_t len, size_t *port_off)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	bool v6 = s[0] == '[';
+	char addr[INET6_ADDRSTRLEN];
+	const char *host, *port;
+	size_t hlen, plen;
+	uint64_t n;
+
+	if (v6) {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return LISTEN_SYNTAX;
+		host = s + 1;
+		hlen = close - host;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon)
+			return LISTEN_SYNTAX;
+		host = s;
+		hlen = colon - s;
+		port = colon + 1;
+		if (memchr(host, ':', hlen))
+			return looks_ip6(host, hlen) || looks_ip6(s, strlen(s)) ?
+			       LISTEN_BRACKETS : LISTEN_SYNTAX;
+	}
+	if (!hlen || hlen >= sizeof(addr) || !*port)
+		return LISTEN_SYNTAX;
+	memcpy(addr, host, hlen);
+	addr[hlen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, addr,
+		      v6 ? (void *)&in6->sin6_addr : (void *)&in4->sin_addr) != 1)
+		return LISTEN_SYNTAX;
+	*port_off = port - s;
+	plen = scan_u64(port, &n);
+	if (!plen || port[plen])
+		return LISTEN_PORT_SYNTAX;
+	if (n < 1 || n > 65535)
+		return LISTEN_PORT_RANGE;
+	if (v6) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(n);
+	} else {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(n);
+	}
+	/* inet_ntop, so every spelling of one address reads the same. */
+	inet_ntop(v6 ? AF_INET6 : AF_INET,
+		  v6 ? (void *)&in6->sin6_addr : (void *)&in4->sin_addr, addr,
+		  sizeof(addr));
+	snprintf(canon, len, v6 ? "[%s]:%" PRIu64 : "%s:%" PRIu64, addr, n);
+	if (sa)
+		*sa = ss;
+	return LISTEN_OK;
+}
+
+int config_parse_listen(const char *text, struct sockaddr_storage *sa,
+			char *canon, size_t len, struct sl_error *err)
+{
+	size_t size = sizeof(err->msg), off = 0;
+
+	switch (listen_parse(text, sa, canon, len, &off)) {
+	case LISTEN_OK:
+		return 0;
+	case LISTEN_SYNTAX:
+		snprintf(err->msg, size, "expected " LISTEN_EXAMPLE ", got \"%s\"",
+			 text);
+		break;
+	case LISTEN_BRACKETS:
+		snprintf(err->msg, size, LISTEN_BRACKETS_MSG ", got \"%s\"", text);
+		break;
+	case LISTEN_PORT_SYNTAX:
+		snprintf(err->msg, size, "expected a port number, got \"%s\"",
+			 text + off);
+		break;
+	case LISTEN_PORT_RANGE:
+		snprintf(err->msg, size, "port must be 1..65535, got \"%s\"",
+			 text + off);
+		break;
+	}
+	return -EINVAL;
+}
+
+static int parse_metrics(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	char canon[SL_LISTEN_LEN];
+	size_t off = 0;
+
+	if (cfg->metrics[0])
+		return given_twice(p, 0);
+	if (!s)
+		return bad_value(p, t, LISTEN_EXAMPLE);
+	switch (listen_parse(s, NULL, canon, sizeof(canon), &off)) {
+	case LISTEN_OK:
+		break;
+	case LISTEN_SYNTAX:
+		return bad_value(p, t, LISTEN_EXAMPLE);
+	case LISTEN_BRACKETS:
+		return fail_at(p, t, 0, LISTEN_BRACKETS_MSG ", got \"%s\"", s);
+	case LISTEN_PORT_SYNTAX:
+		return bad_item(p, t, off, strlen(s + off), "a port number");
+	case LISTEN_PORT_RANGE:
+		return fail_at(p, t, off, "port must be 1..65535, got \"%s\"",
+			       s + off);
+	}
+	if (end_of_line(p))
+		return -EINVAL;
+	strcpy(cfg->metrics, canon);
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int (*parse)(struct parser *p, struct sl_config *cfg);
@@ -1154,10 +1640,13 @@ static const struct statement {
 	{ "allow", parse_allow },
 	{ "deny", parse_deny },
 	{ "rule", parse_rule },
+	{ "conn-timeout", parse_conn_timeout },
+	{ "reject-limit", parse_reject_limit },
+	{ "metrics", parse_metrics },
 };
 
 static const char *const later_statements[] = {
-	"breaker", "cluster", "metrics",
+	"breaker", "cluster",
 };
 
 static int parse_statement(struct parser *p, struct sl_config *cfg)
@@ -1172,7 +1661,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
 		return fail_at(p, 0, 0, "%s is not supported yet", kw);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule)");
+			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

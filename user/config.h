@@ -11,12 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <net/if.h>
+#include <sys/socket.h>
 
 #include "sluice_abi.h"
 
 #define SL_MAX_PORT_RANGES	16
 #define SL_MAX_FROM		16
 #define SL_ERR_LEN		512
+/* "[" + the longest IPv6 text + "]:65535" fits with room to spare. */
+#define SL_LISTEN_LEN		64
 
 struct sl_cidr {
 	uint8_t family;		/* enum sl_family */
@@ -28,18 +31,24 @@ struct sl_port_range {
 	uint16_t lo, hi;	/* inclusive */
 };
 
+/*
+ * One limit of a rule. rate: count units per period_ns, burst units at
+ * once. window: count packets per period_ns (unit packets, burst 0).
+ * conns: count concurrent TCP connections (unit packets, period_ns and
+ * burst 0).
+ */
 struct sl_limit_spec {
 	uint8_t kind;		/* enum sl_limit_kind */
 	uint8_t unit;		/* enum sl_unit */
-	uint64_t count;		/* units per period */
+	uint64_t count;
 	uint64_t period_ns;
-	uint64_t burst;		/* units; 0 until defaulted by the parser */
+	uint64_t burst;		/* rate: units; 0 until defaulted by the parser */
 };
 
 struct sl_rule_spec {
 	char name[SL_NAME_LEN];
 	uint8_t families;	/* bit (1 << SL_FAM_IP4) | (1 << SL_FAM_IP6); 0 = both */
-	uint8_t proto;		/* IPPROTO_*; 0 = any */
+	uint8_t proto;		/* IPPROTO_*; 0 = any; tcp if conns or syn */
 	bool syn;
 	unsigned n_ports;	/* 0 = any destination port */
 	struct sl_port_range ports[SL_MAX_PORT_RANGES];
@@ -51,11 +60,28 @@ struct sl_rule_spec {
 	unsigned n_limits;
 	struct sl_limit_spec limits[SL_MAX_LIMITS];
 	uint8_t action;		/* enum sl_action */
+	uint32_t mark;		/* action mark: the skb->mark, 1..2^32-1; else 0 */
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];
 	unsigned line;		/* source line, for messages */
 };
+
+/*
+ * Idle times after which the controller's sweep releases a tracked
+ * connection, when no conn-timeout statement says otherwise.
+ */
+#define SL_DEFAULT_HALF_OPEN_NS		(10ull * 1000000000)
+#define SL_DEFAULT_ESTABLISHED_NS	(5ull * 60 * 1000000000)
+
+/*
+ * The interface's budget of answers `action reject` sends when no
+ * reject-limit statement says otherwise: 10000/s burst 1000. Past it,
+ * reject drops, so a spoofed flood cannot turn sluice into a reflector.
+ */
+#define SL_DEFAULT_REJECT_COUNT		10000
+#define SL_DEFAULT_REJECT_PERIOD_NS	1000000000ull
+#define SL_DEFAULT_REJECT_BURST		1000
 
 enum sl_xdp_mode {
 	SL_MODE_UNSET = 0,
@@ -69,11 +95,24 @@ struct sl_config {
 	uint8_t malformed;		/* enum sl_malformed_policy */
 	bool malformed_set;
 	uint32_t keys;			/* "keys N": key map capacity, 0 = default */
+	/* "conn-timeout": 0 = not given, SL_DEFAULT_HALF_OPEN_NS and
+	 * SL_DEFAULT_ESTABLISHED_NS apply. */
+	uint64_t half_open_ns, established_ns;
+	/* "reject-limit": a packet rate, burst filled in by the parser;
+	 * count 0 = not given, the SL_DEFAULT_REJECT_* apply. */
+	struct sl_limit_spec reject_limit;
+	/* "metrics": where the daemon serves /metrics, in canonical form
+	 * ("127.0.0.1:9477", "[::1]:9477"); "" = not given. */
+	char metrics[SL_LISTEN_LEN];
 	unsigned n_rules;
 	struct sl_rule_spec rules[SL_MAX_RULES];
 	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */
 	size_t cap_allow, cap_deny;
 	struct sl_cidr *allow, *deny;
+	/* Private to config.c: hash indexes over allow and deny, so adding
+	 * 100,000 entries checks duplicates in constant time each. */
+	size_t *allow_slots, *deny_slots;
+	size_t n_allow_slots, n_deny_slots;
 };
 
 /*
@@ -102,6 +141,17 @@ int config_parse_file(struct sl_config *cfg, const char *path,
 
 /* Parses one CIDR or address ("10.0.0.0/8", "2001:db8::1"); 0 or -EINVAL. */
 int config_parse_cidr(const char *text, struct sl_cidr *out);
+
+/*
+ * Parses a listening address: "IPV4:PORT" or "[IPV6]:PORT", literal
+ * addresses only, port 1..65535, as the metrics statement takes it. Fills
+ * sa (port in network byte order; may be NULL) and canon, the canonical
+ * text (SL_LISTEN_LEN bytes suffice). Returns 0, or -EINVAL with a message
+ * that says what is wrong but not where: the caller adds that, as in
+ * "--metrics: port must be 1..65535, got \"0\"".
+ */
+int config_parse_listen(const char *text, struct sockaddr_storage *sa,
+			char *canon, size_t len, struct sl_error *err);
 
 /* Formats a CIDR as the parser accepts it back. */
 void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);

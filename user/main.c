@@ -14,6 +14,8 @@ static const struct cli_cmd commands[] = {
 	{ "allow", cmd_allow, "add|del IFACE CIDR | list IFACE [--json]" },
 	{ "deny", cmd_deny, "add|del IFACE CIDR | list IFACE [--json]" },
 	{ "stats", cmd_stats, "IFACE [--json]" },
+	{ "sweep", cmd_sweep, "IFACE [--json]" },
+	{ "run", cmd_run, "--config FILE [--metrics ADDR:PORT] [--mode native|generic] [--log-format text|json] [--detach-on-exit] [--sweep-interval DUR]" },
 	{ NULL },
 };
 

@@ -42,24 +42,47 @@ int pins__ensure_bpffs(struct sl_error *err)
 	return 0;
 }
 
+/*
+ * Whoever owns a directory may unlink what is in it, whatever the modes of
+ * the pins: one owned by someone else could have its link pin removed, and
+ * enforcement with it. A bpffs mounted without options is world-writable,
+ * so an existing directory is trusted only if it is ours; it is never
+ * taken over, since its owner may already hold a way into it.
+ */
 static int make_private_dir(const char *path, struct sl_error *err)
 {
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		int ret = -errno;
+	struct stat st;
+	int fd, ret = 0;
 
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		ret = -errno;
 		snprintf(err->msg, sizeof(err->msg), "creating %s: %s", path,
 			 strerror(-ret));
 		return ret;
 	}
-	/* An existing directory may predate us with looser permissions. */
-	if (chmod(path, 0700)) {
-		int ret = -errno;
-
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		ret = -EPERM;
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s belongs to uid %u, not to us: refusing to pin there (its owner could remove the pins); remove it, or mount bpffs with mode=0700",
+			 path, (unsigned)st.st_uid);
+		goto out;
+	}
+	/* Ours, but perhaps made before with looser permissions. */
+	if ((st.st_mode & 077) && fchmod(fd, 0700)) {
+		ret = -errno;
 		snprintf(err->msg, sizeof(err->msg), "chmod %s: %s", path,
 			 strerror(-ret));
-		return ret;
 	}
-	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 int pins__make_dir(const char *ifname, struct sl_error *err)
@@ -67,18 +90,10 @@ int pins__make_dir(const char *ifname, struct sl_error *err)
 	char path[PATH_MAX];
 	int ret;
 
-	/* A detach of the last other interface may remove the root between
-	 * the two mkdirs: once more is enough, it only removes an empty one. */
-	for (int tries = 0; tries < 2; tries++) {
-		ret = make_private_dir(SL_PIN_ROOT, err);
-		if (ret)
-			return ret;
-		ret = make_private_dir(pins__path(path, sizeof(path), ifname, NULL),
-				       err);
-		if (ret != -ENOENT)
-			break;
-	}
-	return ret;
+	ret = make_private_dir(SL_PIN_ROOT, err);
+	if (ret)
+		return ret;
+	return make_private_dir(pins__path(path, sizeof(path), ifname, NULL), err);
 }
 
 int pins__exists(const char *ifname)
@@ -118,6 +133,8 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_KEYS, &pins->maps.keys },
 		{ SL_MAP_RCNT, &pins->maps.rcnt },
 		{ SL_MAP_CNT, &pins->maps.cnt },
+		{ SL_MAP_FLOWS, &pins->maps.flows },
+		{ SL_MAP_CONNS, &pins->maps.conns },
 	};
 	size_t i;
 	int ret;
@@ -225,7 +242,7 @@ int pins__remove(const char *ifname, struct sl_error *err)
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	/* The root goes too once the last interface has left it. */
-	rmdir(SL_PIN_ROOT);
+	/* The root stays: removing it would let anyone who can write to the
+	 * bpffs create it again as theirs. */
 	return 0;
 }

@@ -4,8 +4,8 @@
  *
  * The data path reads sl_cfg.gen once per packet and then only tables of
  * that generation, so everything here writes the other generation and
- * publishes it with the last update. The flip changes one byte (gen is 0 or
- * 1), so a reader can never see a torn generation number.
+ * publishes it with the last update: the data path reads only gen's lowest
+ * bit, which lives in one byte, so a reader can never see a torn slot.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -55,11 +55,24 @@ static int write_cfg(const struct sl_maps *maps, const struct sl_cfg *cfg)
 
 static void limit_to_abi(const struct sl_limit_spec *spec, struct sl_limit *lim)
 {
+	memset(lim, 0, sizeof(*lim));
 	lim->kind = spec->kind;
 	lim->unit = spec->unit;
-	lim->interval_fp = sl_gcra_interval_fp(spec->period_ns, spec->count);
-	lim->tolerance_ns = sl_gcra_tolerance_ns(lim->interval_fp, spec->burst,
-						 spec->unit == SL_UNIT_BYTES);
+	switch (spec->kind) {
+	case SL_LIMIT_WINDOW:
+		lim->window.period_ns = spec->period_ns;
+		lim->window.max = spec->count;
+		break;
+	case SL_LIMIT_CONNS:
+		lim->conns.max = spec->count;
+		break;
+	default:
+		lim->rate.interval_fp = sl_gcra_interval_fp(spec->period_ns, spec->count);
+		lim->rate.tolerance_ns =
+			sl_gcra_tolerance_ns(lim->rate.interval_fp, spec->burst,
+					     spec->unit == SL_UNIT_BYTES);
+		break;
+	}
 }
 
 static bool same_key(const struct sl_rule *old, const struct sl_rule_spec *spec)
@@ -144,12 +157,16 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 		if (!r->uid)
 			r->uid = ++cfg->next_uid ? cfg->next_uid : ++cfg->next_uid;
 		r->action = spec->action;
+		r->mark = spec->mark;
 		r->key_type = spec->key_type;
 		r->prefix4 = spec->prefix4;
 		r->prefix6 = spec->prefix6;
 		r->n_limits = spec->n_limits;
-		for (j = 0; j < spec->n_limits; j++)
+		for (j = 0; j < spec->n_limits; j++) {
 			limit_to_abi(&spec->limits[j], &r->limits[j]);
+			if (spec->limits[j].kind == SL_LIMIT_CONNS)
+				r->conns_limit = j + 1;
+		}
 	}
 	return 0;
 }
@@ -199,10 +216,11 @@ static int write_classifiers(const struct sl_maps *maps,
 	hdr->n_rules = conf->n_rules;
 	for (i = 0; i < conf->n_rules; i++) {
 		hdr->active |= 1ull << i;
-		if (!conf->rules[i].n_ports)
-			hdr->portless |= 1ull << i;
 		if (conf->rules[i].syn)
 			hdr->syn |= 1ull << i;
+		for (unsigned j = 0; j < conf->rules[i].n_limits; j++)
+			if (conf->rules[i].limits[j].kind == SL_LIMIT_CONNS)
+				hdr->conns |= 1ull << i;
 	}
 
 	count = SL_FAMILIES * 256;
@@ -492,6 +510,34 @@ static int write_sources(const struct sl_maps *maps, const struct sl_config *con
 	return 0;
 }
 
+static void set_conn_timeouts(const struct sl_config *conf, struct sl_cfg *cfg)
+{
+	cfg->half_open_ns = conf->half_open_ns ? conf->half_open_ns :
+						 SL_DEFAULT_HALF_OPEN_NS;
+	cfg->established_ns = conf->established_ns ? conf->established_ns :
+						     SL_DEFAULT_ESTABLISHED_NS;
+}
+
+static void set_reject_limit(const struct sl_config *conf, struct sl_cfg *cfg)
+{
+	struct sl_limit_spec spec = conf->reject_limit;
+	struct sl_limit lim;
+
+	if (!spec.count) {
+		spec.kind = SL_LIMIT_RATE;
+		spec.unit = SL_UNIT_PACKETS;
+		spec.count = SL_DEFAULT_REJECT_COUNT;
+		spec.period_ns = SL_DEFAULT_REJECT_PERIOD_NS;
+		spec.burst = SL_DEFAULT_REJECT_BURST;
+	}
+	limit_to_abi(&spec, &lim);
+	cfg->reject_interval_fp = lim.rate.interval_fp;
+	cfg->reject_tolerance_ns = lim.rate.tolerance_ns;
+	cfg->reject_count = conf->reject_limit.count;
+	cfg->reject_period_ns = conf->reject_limit.period_ns;
+	cfg->reject_burst = conf->reject_limit.burst;
+}
+
 int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		   struct sl_error *err)
 {
@@ -521,6 +567,8 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	 * only its lowest bit, which lives in one byte, so a reader racing the
 	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
+	set_conn_timeouts(conf, &cfg);
+	set_reject_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);
 	if (!ret) {
 		cfg.gen++;
@@ -579,6 +627,19 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		return fail(err, ret, "reading the active rule set");
 	gen = cfg.gen & 1;
 	conf->malformed = cfg.malformed;
+	/* Defaults stay implicit, so a set read back and applied again is
+	 * the same set. */
+	if (cfg.half_open_ns != SL_DEFAULT_HALF_OPEN_NS)
+		conf->half_open_ns = cfg.half_open_ns;
+	if (cfg.established_ns != SL_DEFAULT_ESTABLISHED_NS)
+		conf->established_ns = cfg.established_ns;
+	if (cfg.reject_count) {
+		conf->reject_limit.kind = SL_LIMIT_RATE;
+		conf->reject_limit.unit = SL_UNIT_PACKETS;
+		conf->reject_limit.count = cfg.reject_count;
+		conf->reject_limit.period_ns = cfg.reject_period_ns;
+		conf->reject_limit.burst = cfg.reject_burst;
+	}
 	conf->malformed_set = true;
 
 	for (i = 0; i < cfg.hdr[gen].n_rules && i < SL_MAX_RULES; i++) {

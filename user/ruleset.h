@@ -12,6 +12,7 @@
 /* File descriptors of one interface's maps, pinned or freshly loaded. */
 struct sl_maps {
 	int cfg, l4, dport, src4, src6, rules, rtext, keys, rcnt, cnt;
+	int flows, conns;
 };
 
 /*

@@ -5,9 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "batch.h"
 #include "stats.h"
-
-#define KEY_BATCH	8192
 
 /* JSON names of the reason counters, in sl_counter_index order. */
 static const struct {
@@ -28,6 +27,10 @@ static const struct {
 	{ SL_CNT_DROPPED, "dropped" },
 	{ SL_CNT_ALLOW, "allowed" },
 	{ SL_CNT_NON_IP, "non_ip" },
+	{ SL_CNT_REJECTED, "rejected" },
+	{ SL_CNT_MARKED, "marked" },
+	{ SL_CNT_REJECT_LIMITED, "reject_limited" },
+	{ SL_CNT_FLOWS_FULL, "flows_full" },
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -54,44 +57,17 @@ out:
 	return ret;
 }
 
-/* Batched: one syscall per KEY_BATCH keys keeps a million-key map cheap. */
-static int count_keys(int fd, unsigned long long *count)
+static int count_one(const void *key, const void *value, void *arg)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct sl_key *keys;
-	struct sl_key_state *vals;
-	__u64 in = 0, out = 0;
-	bool first = true;
-	int ret = 0;
+	++*(unsigned long long *)arg;
+	return 0;
+}
 
+static int count_entries(int fd, size_t key_size, size_t value_size,
+			 unsigned long long *count)
+{
 	*count = 0;
-	keys = calloc(KEY_BATCH, sizeof(*keys));
-	vals = calloc(KEY_BATCH, sizeof(*vals));
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 n = KEY_BATCH;
-
-		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals,
-					   &n, &opts);
-		if (ret)
-			ret = -errno;
-		*count += n;
-		if (ret == -ENOENT) {
-			ret = 0;
-			break;
-		}
-		if (ret)
-			break;
-		in = out;
-		first = false;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
+	return batch__for_each(fd, key_size, value_size, count_one, count);
 }
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,
@@ -146,7 +122,20 @@ int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 		goto fail;
 	}
 	st->keys_capacity = info.max_entries;
-	ret = count_keys(maps->keys, &st->keys_tracked);
+	ret = count_entries(maps->keys, sizeof(struct sl_key),
+			    sizeof(struct sl_key_state), &st->keys_tracked);
+	if (ret)
+		goto fail;
+
+	what = "counting tracked connections";
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(maps->flows, &info, &len)) {
+		ret = -errno;
+		goto fail;
+	}
+	st->flows_capacity = info.max_entries;
+	ret = count_entries(maps->flows, sizeof(struct sl_flow_key),
+			    sizeof(struct sl_flow), &st->flows_tracked);
 	if (ret)
 		goto fail;
 	return 0;
@@ -204,26 +193,31 @@ void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st)
 	fputs("},\"totals\":{", f);
 	for (i = 0; i < ARRAY_LEN(totals); i++)
 		json_counter(f, totals[i].name, &st->cnt[totals[i].index], i);
-	fprintf(f, "},\"keys_tracked\":%llu,\"keys_capacity\":%llu}\n",
-		st->keys_tracked, st->keys_capacity);
+	fprintf(f, "},\"keys_tracked\":%llu,\"keys_capacity\":%llu,"
+		"\"flows_tracked\":%llu,\"flows_capacity\":%llu}\n",
+		st->keys_tracked, st->keys_capacity, st->flows_tracked,
+		st->flows_capacity);
 }
 
 void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
 {
 	unsigned i;
 
-	fprintf(f, "%s: generation %u%s, keys %llu/%llu\n", ifname, st->generation,
-		st->dry_run ? " (dry run)" : "", st->keys_tracked, st->keys_capacity);
-	fprintf(f, "\n%-20s %12s %12s %12s %12s %12s %14s\n", "RULE", "MATCHED",
-		"PASSED", "DROPPED", "LIMITED", "MARKED", "BYTES");
+	fprintf(f, "%s: generation %u%s, keys %llu/%llu, connections %llu/%llu\n",
+		ifname, st->generation, st->dry_run ? " (dry run)" : "",
+		st->keys_tracked, st->keys_capacity, st->flows_tracked,
+		st->flows_capacity);
+	fprintf(f, "\n%-20s %11s %11s %11s %11s %11s %11s %13s\n", "RULE",
+		"MATCHED", "PASSED", "LIMITED", "DROPPED", "REJECTED", "MARKED",
+		"BYTES");
 	for (i = 0; i < st->n_rules; i++) {
 		const struct sl_rule_counter *c = &st->rules[i].c;
 
-		fprintf(f, "%-20s %12llu %12llu %12llu %12llu %12llu %14llu\n",
+		fprintf(f, "%-20s %11llu %11llu %11llu %11llu %11llu %11llu %13llu\n",
 			st->rules[i].name, (unsigned long long)c->matched,
-			(unsigned long long)c->passed, (unsigned long long)c->dropped,
-			(unsigned long long)c->limited, (unsigned long long)c->marked,
-			(unsigned long long)c->bytes);
+			(unsigned long long)c->passed, (unsigned long long)c->limited,
+			(unsigned long long)c->dropped, (unsigned long long)c->rejected,
+			(unsigned long long)c->marked, (unsigned long long)c->bytes);
 	}
 	fprintf(f, "\n%-20s %12s %14s\n", "COUNTER", "PACKETS", "BYTES");
 	for (i = 0; i < ARRAY_LEN(totals); i++)

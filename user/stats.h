@@ -21,6 +21,7 @@ struct sl_stats {
 	struct sl_rule_stats rules[SL_MAX_RULES];
 	struct sl_counter cnt[SL_CNT_MAX];
 	unsigned long long keys_tracked, keys_capacity;
+	unsigned long long flows_tracked, flows_capacity;
 };
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,

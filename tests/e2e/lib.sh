@@ -514,3 +514,191 @@ e2e_init() {
 	require_prereqs
 	topo_setup
 }
+
+# ---------------------------------------------------------------- held TCP
+
+# start_hold_server NAME PORT [BIND]: tests/tools/tcp_hold.py server in the
+# server ns, accepting and keeping connections; driven with `hold NAME ...`.
+start_hold_server() {
+	local name=$1 port=$2 bind=${3:-0.0.0.0}
+	_start_hold "$name" "$NS_SERVER" server --bind "$bind" --port "$port"
+}
+
+# start_hold_client NAME: a tcp_hold.py client in the client ns.
+start_hold_client() {
+	_start_hold "$1" "$NS_CLIENT" client
+}
+
+_start_hold() {	# NAME NS ROLE ARGS...
+	local name=$1 ns=$2 i
+	shift 2
+	rm -f "$TMP_DIR/$name.ctl"
+	nsenter --net="/run/netns/$ns" "$PY" "$TOOLS_DIR/tcp_hold.py" "$@" \
+		--ctl "$TMP_DIR/$name.ctl" >"$TMP_DIR/$name.out" 2>"$TMP_DIR/$name.err" &
+	BG_PIDS+=($!)
+	for i in $(seq 100); do
+		[ -S "$TMP_DIR/$name.ctl" ] && return 0
+		kill -0 "$!" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "tcp_hold $name did not start: $(cat "$TMP_DIR/$name.err")"
+}
+
+# hold NAME COMMAND...: one command to a tcp_hold process; prints its JSON
+# answer. An answer with "error" in it fails the test.
+hold() {
+	local name=$1 out
+	shift
+	out=$("$PY" "$TOOLS_DIR/tcp_hold.py" ctl "$TMP_DIR/$name.ctl" "$@" 2>&1) ||
+		fail "tcp_hold $name: $* :: $out :: $(cat "$TMP_DIR/$name.err")"
+	printf '%s\n' "$out"
+}
+
+# client_xdp_pass: an XDP_PASS program on the client's veth. A frame that
+# sluice sends back with XDP_TX in native mode (a `reject` answer) enters
+# the peer veth's NAPI ring, which exists only while the peer has an XDP
+# program: without one the kernel drops it silently. A real NIC needs
+# nothing of the kind. See tests/tools/xdp_pass.py.
+client_xdp_pass() {
+	must ip netns exec "$NS_CLIENT" "$PY" "$TOOLS_DIR/xdp_pass.py" "$IF_CLIENT"
+}
+
+# ---------------------------------------------------------------- daemon
+
+# The exporter of this test's `sluice run`: loopback inside the gw
+# namespace, which no other test shares; a random port all the same, so a
+# port left bound by an earlier daemon of the same test never answers for
+# the next one by accident.
+METRICS_ADDR="127.0.0.1:$((20000 + RANDOM % 20000))"
+
+# daemon_start NAME ARGS...: `sluice run ARGS...` in the gw namespace, in
+# the background, its stderr (the log) in $TMP_DIR/NAME.log. Returns at
+# once: daemon_wait_ready waits for it. nsenter execs sluice, so
+# DAEMON_PID_NAME is sluice's own pid and signals reach it directly.
+daemon_start() {
+	local name=$1
+	shift
+	rm -f "$TMP_DIR/$name.log" "$TMP_DIR/$name.out"
+	nsenter --net="/run/netns/$NS_GW" "$SLUICE" run "$@" \
+		>"$TMP_DIR/$name.out" 2>"$TMP_DIR/$name.log" &
+	BG_PIDS+=($!)
+	eval "DAEMON_PID_$name=$!"
+	# Whatever it leaves pinned, the cleanup detaches.
+	ATTACHED=1
+}
+
+daemon_pid() {	# NAME
+	local pid_var="DAEMON_PID_$1"
+	printf '%s\n' "${!pid_var}"
+}
+
+# daemon_alive NAME: the process runs (a zombie that has not been waited
+# for does not count).
+daemon_alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$(daemon_pid "$1")/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+# daemon_log NAME: what the daemon has logged so far.
+daemon_log() {
+	cat "$TMP_DIR/$1.log"
+}
+
+daemon_log_lines() {	# NAME: how many lines it has logged so far
+	local n
+	n=$(wc -l <"$TMP_DIR/$1.log")
+	printf '%s\n' "$n"
+}
+
+# scrape PATH [ADDR]: GET http://ADDR/PATH from inside the gw namespace.
+# The body lands in $TMP_DIR/scrape.txt, the status in SCRAPE_CODE ("000"
+# when nothing answered), the seconds the whole exchange took in
+# SCRAPE_SECS and the Content-Type in SCRAPE_TYPE. Never fails by itself.
+# (Not for $(...).)
+scrape() {
+	local out
+	rm -f "$TMP_DIR/scrape.txt"
+	out=$(nsenter --net="/run/netns/$NS_GW" curl -s --max-time 5 \
+		-o "$TMP_DIR/scrape.txt" -w '%{http_code} %{time_total} %{content_type}' \
+		"http://${2:-$METRICS_ADDR}$1" 2>/dev/null)
+	read -r SCRAPE_CODE SCRAPE_SECS SCRAPE_TYPE <<<"$out"
+	[ -n "$SCRAPE_CODE" ] || SCRAPE_CODE=000
+	touch "$TMP_DIR/scrape.txt"
+}
+
+# daemon_wait_ready NAME [ADDR]: until its exporter answers /metrics with
+# 200, at most 5 s. The exporter starts once enforcement is in place, so
+# this also means "attached and configured".
+daemon_wait_ready() {
+	local name=$1 addr=${2:-$METRICS_ADDR} i
+	for i in $(seq 100); do
+		daemon_alive "$name" ||
+			fail "sluice run ($name) exited before it served metrics: $(daemon_log "$name")"
+		scrape /metrics "$addr"
+		[ "$SCRAPE_CODE" = 200 ] && return 0
+		sleep 0.05
+	done
+	fail "sluice run ($name) did not serve http://$addr/metrics within 5 s (last status $SCRAPE_CODE): $(daemon_log "$name")"
+}
+
+# daemon_wait_exit NAME [SECS]: waits (at most SECS, default 5) for the
+# daemon to exit; its exit code lands in DAEMON_RC. (Not for $(...).)
+daemon_wait_exit() {
+	local name=$1 secs=${2:-5} pid i keep=() p
+	pid=$(daemon_pid "$name")
+	for i in $(seq $((secs * 20))); do
+		daemon_alive "$name" || break
+		sleep 0.05
+	done
+	daemon_alive "$name" &&
+		fail "sluice run ($name) still running ${secs}s after it was told to stop: $(daemon_log "$name")"
+	# (braces: keeps bash's "Killed" job notice off the test's output)
+	{ wait "$pid"; } 2>/dev/null
+	DAEMON_RC=$?
+	# Reaped: its pid may be someone else's from now on.
+	for p in "${BG_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+	BG_PIDS=("${keep[@]}")
+}
+
+# daemon_stop NAME SIGNAL: signal it and wait for it; DAEMON_RC as above.
+daemon_stop() {
+	kill -"$2" "$(daemon_pid "$1")" || fail "kill -$2 sluice run ($1) failed"
+	daemon_wait_exit "$1"
+}
+
+# daemon_wait_log NAME COUNT [SECS]: until the log has more than COUNT
+# lines (at most SECS, default 3), then a further 0.3 s so that a second
+# line written for the same event is not missed; the lines after the first
+# COUNT land in NEW_LOG. (Not for $(...).)
+daemon_wait_log() {
+	local name=$1 count=$2 secs=${3:-3} i
+	for i in $(seq $((secs * 20))); do
+		[ "$(daemon_log_lines "$name")" -gt "$count" ] && break
+		sleep 0.05
+	done
+	sleep 0.3
+	NEW_LOG=$(tail -n +"$((count + 1))" "$TMP_DIR/$name.log")
+	[ -n "$NEW_LOG" ] ||
+		fail "sluice run ($name) logged nothing within ${secs}s: $(daemon_log "$name")"
+}
+
+# metric EXPR: evaluate EXPR over the last scrape with the real Prometheus
+# parser (tests/tools/prom_eval.py), e.g.
+# metric 'm("sluice_reloads_total", result="ok")'. A body that does not
+# parse fails the test.
+metric() {
+	local v
+	v=$("$PY" "$TOOLS_DIR/prom_eval.py" "$TMP_DIR/scrape.txt" "$1" 2>&1) ||
+		fail "metrics: $v"
+	printf '%s\n' "$v"
+}
+
+# xdp_prog_id: the id of the XDP program on $IF_GW, 0 if none.
+xdp_prog_id() {
+	ip -n "$NS_GW" -j -d link show dev "$IF_GW" | "$PY" -c '
+import json, sys
+x = json.load(sys.stdin)[0].get("xdp") or {}
+p = x.get("prog") or {}
+print(p.get("id", 0) if x.get("mode") else 0)'
+}

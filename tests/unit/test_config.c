@@ -21,6 +21,9 @@
 #define SRC	"rules.conf"
 #define LINE	7
 
+#define MS	1000000ull
+#define S	(1000 * MS)
+
 static struct sl_error err;
 
 static int parse(struct sl_config *cfg, const char *text)
@@ -44,6 +47,11 @@ static void assert_empty(const struct sl_config *cfg)
 	assert_int_equal(cfg->mode, SL_MODE_UNSET);
 	assert_false(cfg->malformed_set);
 	assert_int_equal(cfg->keys, 0);
+	assert_int_equal(cfg->half_open_ns, 0);
+	assert_int_equal(cfg->established_ns, 0);
+	assert_int_equal(cfg->reject_limit.count, 0);
+	assert_int_equal(cfg->reject_limit.burst, 0);
+	assert_string_equal(cfg->metrics, "");
 	assert_int_equal(cfg->n_rules, 0);
 	assert_int_equal(cfg->n_allow, 0);
 	assert_int_equal(cfg->n_deny, 0);
@@ -231,22 +239,328 @@ static void test_keys_errors(void **state)
 		     "rules.conf:7:9: expected end of line, got \"2M\"");
 }
 
+static void test_conn_timeout_sets_half_open_and_established(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t half_open_ns, established_ns;
+	} cases[] = {
+		{ "conn-timeout half-open 30s", 30 * S, 0 },
+		{ "conn-timeout established 5m", 0, 300 * S },
+		{ "conn-timeout half-open 2s established 30d", 2 * S,
+		  30 * 86400 * S },
+		{ "conn-timeout established 2h half-open 2500ms", 2500 * MS,
+		  7200 * S },
+		{ "conn-timeout half-open 90s established 1d", 90 * S,
+		  86400 * S },
+		{ "conn-timeout established 720h", 0, 30 * 86400 * S },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&cfg);
+		if (parse(&cfg, cases[i].text))
+			fail_msg("%s: %s", cases[i].text, err.msg);
+		assert_int_equal(cfg.half_open_ns, cases[i].half_open_ns);
+		assert_int_equal(cfg.established_ns, cases[i].established_ns);
+		config_free(&cfg);
+	}
+}
+
+static void test_conn_timeout_and_reject_limit_defaults(void **state)
+{
+	struct sl_config cfg;
+
+	/* Left out, they read 0 and the controller applies the defaults. */
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "rule a conns 5 action reject"), 0);
+	assert_int_equal(cfg.half_open_ns, 0);
+	assert_int_equal(cfg.established_ns, 0);
+	assert_int_equal(cfg.reject_limit.count, 0);
+	config_free(&cfg);
+	assert_int_equal(SL_DEFAULT_HALF_OPEN_NS, 10 * S);
+	assert_int_equal(SL_DEFAULT_ESTABLISHED_NS, 300 * S);
+	assert_int_equal(SL_DEFAULT_REJECT_COUNT, 10000);
+	assert_int_equal(SL_DEFAULT_REJECT_PERIOD_NS, S);
+	assert_int_equal(SL_DEFAULT_REJECT_BURST, 1000);
+	/* The default budget is what "reject-limit 10000/s" spells out. */
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "reject-limit 10000/s"), 0);
+	assert_int_equal(cfg.reject_limit.count, SL_DEFAULT_REJECT_COUNT);
+	assert_int_equal(cfg.reject_limit.period_ns, SL_DEFAULT_REJECT_PERIOD_NS);
+	assert_int_equal(cfg.reject_limit.burst, SL_DEFAULT_REJECT_BURST);
+	config_free(&cfg);
+}
+
+static void test_conn_timeout_errors(void **state)
+{
+	assert_error("conn-timeout",
+		     "rules.conf:7:13: expected half-open or established after \"conn-timeout\", got end of line");
+	assert_error("conn-timeout idle 5s",
+		     "rules.conf:7:14: expected half-open or established after \"conn-timeout\", got \"idle\"");
+	assert_error("conn-timeout 5s",
+		     "rules.conf:7:14: expected half-open or established after \"conn-timeout\", got \"5s\"");
+	assert_error("conn-timeout half-open",
+		     "rules.conf:7:23: expected a duration like 30s or 5m after \"half-open\", got end of line");
+	assert_error("conn-timeout half-open soon",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"half-open\", got \"soon\"");
+	assert_error("conn-timeout half-open 30",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"half-open\", got \"30\"");
+	assert_error("conn-timeout half-open 1.5s",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"half-open\", got \"1.5s\"");
+	assert_error("conn-timeout half-open s",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"half-open\", got \"s\"");
+	assert_error("conn-timeout half-open 10S",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"half-open\", got \"10S\"");
+	assert_error("conn-timeout half-open 10s established",
+		     "rules.conf:7:39: expected a duration like 30s or 5m after \"established\", got end of line");
+	assert_error("conn-timeout established 5min",
+		     "rules.conf:7:26: expected a duration like 30s or 5m after \"established\", got \"5min\"");
+	assert_error("conn-timeout half-open 0s",
+		     "rules.conf:7:24: half-open timeout must be 2s..30d, got \"0s\"");
+	assert_error("conn-timeout half-open 0ms established 5m",
+		     "rules.conf:7:24: half-open timeout must be 2s..30d, got \"0ms\"");
+	assert_error("conn-timeout half-open 1999ms",
+		     "rules.conf:7:24: half-open timeout must be 2s..30d, got \"1999ms\"");
+	assert_error("conn-timeout established 31d",
+		     "rules.conf:7:26: established timeout must be 2s..30d, got \"31d\"");
+	assert_error("conn-timeout established 721h",
+		     "rules.conf:7:26: established timeout must be 2s..30d, got \"721h\"");
+	assert_error("conn-timeout established 99999999999999999999d",
+		     "rules.conf:7:26: established timeout must be 2s..30d, got \"99999999999999999999d\"");
+	assert_error("conn-timeout half-open 5s half-open 6s",
+		     "rules.conf:7:27: \"half-open\" given twice");
+	assert_error("conn-timeout established 5m half-open 5s established 5m",
+		     "rules.conf:7:42: \"established\" given twice");
+	assert_error("conn-timeout half-open 5s idle",
+		     "rules.conf:7:27: expected half-open, established or end of line, got \"idle\"");
+	assert_error("conn-timeout half-open 5s 6s",
+		     "rules.conf:7:27: expected half-open, established or end of line, got \"6s\"");
+}
+
+static void test_reject_limit_sets_a_packet_rate_and_burst(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t count, period_ns, burst;
+	} cases[] = {
+		{ "reject-limit 500/s burst 50", 500, S, 50 },
+		/* Without a burst, 100 ms of the rate, at least one. */
+		{ "reject-limit 2000/s", 2000, S, 200 },
+		{ "reject-limit 10/m", 10, 60 * S, 1 },
+		{ "reject-limit 5/10s burst 5", 5, 10 * S, 5 },
+		{ "reject-limit 1/ms", 1, MS, 100 },
+		{ "reject-limit 100/s   # per interface", 100, S, 10 },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct sl_limit_spec *l = &cfg.reject_limit;
+
+		config_init(&cfg);
+		if (parse(&cfg, cases[i].text))
+			fail_msg("%s: %s", cases[i].text, err.msg);
+		assert_int_equal(l->kind, SL_LIMIT_RATE);
+		assert_int_equal(l->unit, SL_UNIT_PACKETS);
+		assert_int_equal(l->count, cases[i].count);
+		assert_int_equal(l->period_ns, cases[i].period_ns);
+		assert_int_equal(l->burst, cases[i].burst);
+		assert_int_equal(cfg.n_rules, 0);
+		config_free(&cfg);
+	}
+}
+
+static void test_reject_limit_errors(void **state)
+{
+	assert_error("reject-limit",
+		     "rules.conf:7:13: expected a packet rate like 10000/s after \"reject-limit\", got end of line");
+	assert_error("reject-limit lots",
+		     "rules.conf:7:14: expected a packet rate like 10000/s after \"reject-limit\", got \"lots\"");
+	assert_error("reject-limit 100",
+		     "rules.conf:7:14: expected a packet rate like 10000/s after \"reject-limit\", got \"100\"");
+	assert_error("reject-limit 1MB/s",
+		     "rules.conf:7:14: reject-limit counts packets, not bytes, got \"1MB/s\"");
+	assert_error("reject-limit 100mbit",
+		     "rules.conf:7:14: reject-limit counts packets, not bytes, got \"100mbit\"");
+	assert_error("reject-limit 0/s",
+		     "rules.conf:7:14: rate \"0/s\" must allow 1..1099511627776 units per period");
+	assert_error("reject-limit 1/0s",
+		     "rules.conf:7:14: rate \"1/0s\" has a zero period");
+	assert_error("reject-limit 1/79h",
+		     "rules.conf:7:14: rate \"1/79h\" has a period longer than 78h");
+	assert_error("reject-limit 100/s bust 5",
+		     "rules.conf:7:20: expected \"burst\" or end of line, got \"bust\"");
+	assert_error("reject-limit 100/s burst",
+		     "rules.conf:7:25: expected a packet count after \"burst\", got end of line");
+	assert_error("reject-limit 100/s burst lots",
+		     "rules.conf:7:26: expected a packet count after \"burst\", got \"lots\"");
+	assert_error("reject-limit 100/s burst 2MB",
+		     "rules.conf:7:26: burst for a packet rate is a packet count, got \"2MB\"");
+	assert_error("reject-limit 100/s burst 0",
+		     "rules.conf:7:26: burst must be 1..1099511627776, got \"0\"");
+	assert_error("reject-limit 100/s burst 5 extra",
+		     "rules.conf:7:28: expected end of line, got \"extra\"");
+	assert_error("reject-limit 1/3d burst 20000",
+		     "rules.conf:7:25: burst 20000 at rate \"1/3d\" takes more than 100 years to refill");
+}
+
+static void test_metrics_takes_an_address_and_port(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "metrics 127.0.0.1:9477", "127.0.0.1:9477" },
+		{ "metrics [::1]:9477", "[::1]:9477" },
+		{ "metrics 0.0.0.0:9477", "0.0.0.0:9477" },
+		{ "metrics [::]:9477", "[::]:9477" },
+		{ "metrics 192.0.2.10:1", "192.0.2.10:1" },
+		{ "metrics [2001:db8::10]:65535", "[2001:db8::10]:65535" },
+		/* Every spelling of an address and a port reads the same. */
+		{ "metrics [2001:DB8:0:0::10]:09477", "[2001:db8::10]:9477" },
+		{ "metrics [::ffff:127.0.0.1]:9477", "[::ffff:127.0.0.1]:9477" },
+		{ "  metrics\t127.0.0.1:9477   # scraped by prometheus", "127.0.0.1:9477" },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&cfg);
+		if (parse(&cfg, cases[i][0]))
+			fail_msg("%s: %s", cases[i][0], err.msg);
+		assert_string_equal(cfg.metrics, cases[i][1]);
+		assert_int_equal(cfg.n_rules, 0);
+		config_free(&cfg);
+	}
+}
+
+static void test_metrics_errors(void **state)
+{
+	assert_error("metrics",
+		     "rules.conf:7:8: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got end of line");
+	assert_error("metrics localhost:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"localhost:9477\"");
+	assert_error("metrics 127.0.0.1",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.0.0.1\"");
+	assert_error("metrics 127.0.0.1:",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.0.0.1:\"");
+	assert_error("metrics :9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \":9477\"");
+	assert_error("metrics 127.1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"127.1:9477\"");
+	assert_error("metrics 256.0.0.1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"256.0.0.1:9477\"");
+	assert_error("metrics 1.2.3.4:5:6",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"1.2.3.4:5:6\"");
+	assert_error("metrics [::1]",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1]\"");
+	assert_error("metrics [::1]9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1]9477\"");
+	assert_error("metrics [::1:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[::1:9477\"");
+	assert_error("metrics []:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[]:9477\"");
+	assert_error("metrics [127.0.0.1]:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[127.0.0.1]:9477\"");
+	assert_error("metrics [fe80::1%eth0]:9477",
+		     "rules.conf:7:9: expected an address and port like 127.0.0.1:9477 or [::1]:9477 after \"metrics\", got \"[fe80::1%eth0]:9477\"");
+	assert_error("metrics ::1:9477",
+		     "rules.conf:7:9: an IPv6 address takes brackets, like [::1]:9477, got \"::1:9477\"");
+	assert_error("metrics ::1",
+		     "rules.conf:7:9: an IPv6 address takes brackets, like [::1]:9477, got \"::1\"");
+	assert_error("metrics 127.0.0.1:http",
+		     "rules.conf:7:19: expected a port number, got \"http\"");
+	assert_error("metrics [::1]:-1",
+		     "rules.conf:7:15: expected a port number, got \"-1\"");
+	assert_error("metrics 127.0.0.1:9477x",
+		     "rules.conf:7:19: expected a port number, got \"9477x\"");
+	assert_error("metrics 127.0.0.1:0",
+		     "rules.conf:7:19: port must be 1..65535, got \"0\"");
+	assert_error("metrics [::]:65536",
+		     "rules.conf:7:14: port must be 1..65535, got \"65536\"");
+	assert_error("metrics 0.0.0.0:99999999999999999999999",
+		     "rules.conf:7:17: port must be 1..65535, got \"99999999999999999999999\"");
+	assert_error("metrics 127.0.0.1:9477 127.0.0.1:9478",
+		     "rules.conf:7:24: expected end of line, got \"127.0.0.1:9478\"");
+	assert_cli_error("metrics 127.0.0.1:0",
+			 "argument 2: port must be 1..65535, got \"0\"");
+}
+
+static void test_parse_listen_fills_the_socket_address(void **state)
+{
+	char canon[SL_LISTEN_LEN];
+	struct sockaddr_storage ss;
+	const struct sockaddr_in6 *in6 = (const void *)&ss;
+	const struct sockaddr_in *in4 = (const void *)&ss;
+	static const uint8_t loop6[16] = { [15] = 1 };
+
+	assert_int_equal(config_parse_listen("127.0.0.1:9477", &ss, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "127.0.0.1:9477");
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(in4->sin_port), 9477);
+	assert_int_equal(ntohl(in4->sin_addr.s_addr), 0x7f000001);
+
+	assert_int_equal(config_parse_listen("[0::1]:80", &ss, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "[::1]:80");
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 80);
+	assert_memory_equal(&in6->sin6_addr, loop6, 16);
+	assert_int_equal(in6->sin6_scope_id, 0);
+
+	assert_int_equal(config_parse_listen("0.0.0.0:9477", NULL, canon,
+					     sizeof(canon), &err), 0);
+	assert_string_equal(canon, "0.0.0.0:9477");
+}
+
+/* Without a position: the caller says where, as in "--metrics: ...". */
+static void test_parse_listen_errors_leave_the_position_to_the_caller(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "localhost:9477", "expected an address and port like 127.0.0.1:9477 or [::1]:9477, got \"localhost:9477\"" },
+		{ "", "expected an address and port like 127.0.0.1:9477 or [::1]:9477, got \"\"" },
+		{ "::1:9477", "an IPv6 address takes brackets, like [::1]:9477, got \"::1:9477\"" },
+		{ "127.0.0.1:http", "expected a port number, got \"http\"" },
+		{ "[::1]:0", "port must be 1..65535, got \"0\"" },
+		{ "127.0.0.1:65536", "port must be 1..65535, got \"65536\"" },
+	};
+	char canon[SL_LISTEN_LEN] = "unchanged";
+	struct sockaddr_storage ss = { .ss_family = AF_UNIX };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_parse_listen(cases[i][0], &ss, canon,
+						     sizeof(canon), &err), -EINVAL);
+		assert_string_equal(err.msg, cases[i][1]);
+		assert_int_equal(ss.ss_family, AF_UNIX);
+		assert_string_equal(canon, "unchanged");
+	}
+}
+
 static void test_statement_given_twice_is_an_error(void **state)
 {
 	static const char *const lines[][2] = {
 		{ "interface eth0", "interface eth1" },
 		{ "malformed pass", "malformed drop" },
 		{ "keys 1M", "keys 2M" },
+		{ "conn-timeout half-open 5s", "conn-timeout established 5m" },
+		{ "conn-timeout established 1h", "conn-timeout established 1h" },
+		{ "reject-limit 100/s", "reject-limit 100/s burst 5" },
+		{ "metrics 127.0.0.1:9477", "metrics [::1]:9477" },
 	};
 	static const char *const msgs[] = {
 		"rules.conf:7:1: \"interface\" given twice",
 		"rules.conf:7:1: \"malformed\" given twice",
 		"rules.conf:7:1: \"keys\" given twice",
+		"rules.conf:7:1: \"conn-timeout\" given twice",
+		"rules.conf:7:1: \"conn-timeout\" given twice",
+		"rules.conf:7:1: \"reject-limit\" given twice",
+		"rules.conf:7:1: \"metrics\" given twice",
 	};
 	struct sl_config cfg;
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		config_init(&cfg);
 		assert_int_equal(parse(&cfg, lines[i][0]), 0);
 		assert_int_equal(parse(&cfg, lines[i][1]), -EINVAL);
@@ -298,9 +612,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"Rule\"");
+	assert_error("conn-timeouts half-open 5s",
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"conn-timeouts\"");
 }
 
 static void test_later_statements_are_refused_not_ignored(void **state)
@@ -309,8 +625,6 @@ static void test_later_statements_are_refused_not_ignored(void **state)
 		     "rules.conf:7:1: breaker is not supported yet");
 	assert_error("cluster redis://127.0.0.1:6379 node gw-a sync 100ms",
 		     "rules.conf:7:1: cluster is not supported yet");
-	assert_error("metrics 127.0.0.1:9477",
-		     "rules.conf:7:1: metrics is not supported yet");
 }
 
 /* Rules: matches. */
@@ -331,6 +645,7 @@ static void test_rule_defaults_key_src_full_prefixes_and_drop(void **state)
 	assert_int_equal(r->prefix6, 128);
 	assert_int_equal(r->n_limits, 1);
 	assert_int_equal(r->action, SL_ACT_DROP);
+	assert_int_equal(r->mark, 0);
 	assert_int_equal(r->line, LINE);
 	config_free(&cfg);
 }
@@ -574,9 +889,6 @@ static void assert_limit(const struct sl_limit_spec *l, uint8_t unit,
 	assert_int_equal(l->burst, burst);
 }
 
-#define MS	1000000ull
-#define S	(1000 * MS)
-
 static void test_rate_packets_per_period(void **state)
 {
 	static const struct {
@@ -785,15 +1097,233 @@ static void test_rule_takes_up_to_four_rates(void **state)
 	assert_limit(&r->limits[3], SL_UNIT_PACKETS, 10, S, 1);
 	config_free(&cfg);
 	assert_error("rule x rate 1/s rate 2/s rate 3/s rate 4/s rate 5/s",
-		     "rules.conf:7:44: more than 4 rates in one rule");
+		     "rules.conf:7:44: more than 4 limits (rate, window, conns) in one rule");
 }
 
-static void test_rule_without_rate(void **state)
+/* Rules: windows and connection limits. */
+
+static void assert_window(const struct sl_limit_spec *l, uint64_t count,
+			  uint64_t period_ns)
+{
+	assert_int_equal(l->kind, SL_LIMIT_WINDOW);
+	assert_int_equal(l->unit, SL_UNIT_PACKETS);
+	assert_int_equal(l->count, count);
+	assert_int_equal(l->period_ns, period_ns);
+	assert_int_equal(l->burst, 0);
+}
+
+static void assert_conns(const struct sl_limit_spec *l, uint64_t count)
+{
+	assert_int_equal(l->kind, SL_LIMIT_CONNS);
+	assert_int_equal(l->unit, SL_UNIT_PACKETS);
+	assert_int_equal(l->count, count);
+	assert_int_equal(l->period_ns, 0);
+	assert_int_equal(l->burst, 0);
+}
+
+static void test_window_packets_per_period(void **state)
+{
+	static const struct {
+		const char *spec;
+		uint64_t count, period_ns;
+	} cases[] = {
+		{ "100/h", 100, 3600 * S },
+		{ "1000/d", 1000, 86400 * S },
+		{ "5/10s", 5, 10 * S },
+		{ "1/ms", 1, MS },
+		{ "3/250ms", 3, 250 * MS },
+		{ "60/m", 60, 60 * S },
+		{ "1/3d", 1, 3 * 86400 * S },
+		{ "1/78h", 1, 78 * 3600 * S },
+		{ "1048575/s", 1048575, S },
+	};
+	char line[64];
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct sl_rule_spec *r;
+
+		snprintf(line, sizeof(line), "rule a window %s", cases[i].spec);
+		r = rule(&cfg, line);
+		assert_int_equal(r->n_limits, 1);
+		assert_window(&r->limits[0], cases[i].count, cases[i].period_ns);
+		/* A window alone leaves the match alone. */
+		assert_int_equal(r->proto, 0);
+		config_free(&cfg);
+	}
+}
+
+static void test_window_syntax_errors(void **state)
+{
+	static const char *const bad[] = {
+		"fast", "100", "100/", "/h", "100/fortnight", "100/1.5s",
+		"1.5/h", "-1/h", "1/h/h", "100/H", "100/hour", "100k/h",
+	};
+	char line[64], msg[160];
+	size_t i;
+
+	assert_error("rule x window",
+		     "rules.conf:7:14: expected a window like 100/h or 5/10s after \"window\", got end of line");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "rule x window %s", bad[i]);
+		snprintf(msg, sizeof(msg),
+			 "rules.conf:7:15: expected a window like 100/h or 5/10s after \"window\", got \"%s\"",
+			 bad[i]);
+		assert_error(line, msg);
+	}
+}
+
+static void test_window_counts_packets_not_bytes(void **state)
+{
+	static const char *const bytes[] = {
+		"2MB/h", "100B/s", "1KB/10s", "1GB/d", "100mbit", "8kbit",
+	};
+	char line[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++) {
+		snprintf(line, sizeof(line), "rule x window %s action drop",
+			 bytes[i]);
+		assert_error(line,
+			     "rules.conf:7:15: window limits count packets; use rate for bytes");
+	}
+}
+
+static void test_window_bounds(void **state)
+{
+	assert_error("rule x window 0/h",
+		     "rules.conf:7:15: window \"0/h\" must allow 1..1048575 packets per period; use rate for more");
+	assert_error("rule x window 1048576/h",
+		     "rules.conf:7:15: window \"1048576/h\" must allow 1..1048575 packets per period; use rate for more");
+	assert_error("rule x window 99999999999999999999999/h",
+		     "rules.conf:7:15: window \"99999999999999999999999/h\" must allow 1..1048575 packets per period; use rate for more");
+	assert_error("rule x window 1/0s",
+		     "rules.conf:7:15: window \"1/0s\" has a zero period");
+	assert_error("rule x window 1/0ms",
+		     "rules.conf:7:15: window \"1/0ms\" has a zero period");
+	assert_error("rule x window 1/79h",
+		     "rules.conf:7:15: window \"1/79h\" has a period longer than 78h");
+	assert_error("rule x window 100/4d",
+		     "rules.conf:7:15: window \"100/4d\" has a period longer than 78h");
+	assert_error("rule x window 1/99999999999999999999d",
+		     "rules.conf:7:15: window \"1/99999999999999999999d\" has a period longer than 78h");
+}
+
+static void test_window_takes_no_burst(void **state)
+{
+	assert_error("rule x window 5/h burst 3",
+		     "rules.conf:7:19: \"burst\" applies to a rate, not a window");
+	assert_error("rule x rate 1/s window 5/h burst 3",
+		     "rules.conf:7:28: \"burst\" applies to a rate, not a window");
+	assert_error("rule x window 5/h rate 1/s burst 2 burst 3",
+		     "rules.conf:7:36: \"burst\" must come right after a rate");
+	assert_error("rule x conns 5 burst 3",
+		     "rules.conf:7:16: \"burst\" must come right after a rate");
+}
+
+static void test_conns_counts_tcp_connections(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	/* conns alone is a whole rule, and implies proto tcp. */
+	r = rule(&cfg, "rule a conns 100");
+	assert_int_equal(r->n_limits, 1);
+	assert_conns(&r->limits[0], 100);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	assert_int_equal(r->action, SL_ACT_DROP);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a proto tcp dport 443 conns 4294967295");
+	assert_conns(&r->limits[0], 4294967295ull);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a conns 1 proto tcp family ip6 key src prefix6 64");
+	assert_conns(&r->limits[0], 1);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	assert_int_equal(r->families, 1 << SL_FAM_IP6);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a dport 22 syn key global conns 10");
+	assert_conns(&r->limits[0], 10);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	assert_true(r->syn);
+	config_free(&cfg);
+}
+
+static void test_conns_errors(void **state)
+{
+	assert_error("rule x conns",
+		     "rules.conf:7:13: expected a connection count after \"conns\", got end of line");
+	assert_error("rule x conns many",
+		     "rules.conf:7:14: expected a connection count after \"conns\", got \"many\"");
+	assert_error("rule x conns 10/s",
+		     "rules.conf:7:14: expected a connection count after \"conns\", got \"10/s\"");
+	assert_error("rule x conns -1",
+		     "rules.conf:7:14: expected a connection count after \"conns\", got \"-1\"");
+	assert_error("rule x conns 0",
+		     "rules.conf:7:14: conns must be 1..4294967295, got \"0\"");
+	assert_error("rule x conns 4294967296",
+		     "rules.conf:7:14: conns must be 1..4294967295, got \"4294967296\"");
+	assert_error("rule x conns 99999999999999999999999",
+		     "rules.conf:7:14: conns must be 1..4294967295, got \"99999999999999999999999\"");
+	assert_error("rule x conns 1 conns 2",
+		     "rules.conf:7:16: \"conns\" given twice");
+	assert_error("rule x conns 1 rate 1/s conns 1",
+		     "rules.conf:7:25: \"conns\" given twice");
+}
+
+static void test_conns_needs_proto_tcp(void **state)
+{
+	assert_error("rule x proto udp conns 5",
+		     "rules.conf:7:18: conns needs proto tcp, not udp");
+	assert_error("rule x conns 5 proto icmp",
+		     "rules.conf:7:16: conns needs proto tcp, not icmp");
+	assert_error("rule x conns 5 proto icmpv6",
+		     "rules.conf:7:16: conns needs proto tcp, not icmpv6");
+	assert_error("rule x proto 47 conns 5",
+		     "rules.conf:7:17: conns needs proto tcp, not 47");
+	assert_error("rule x conns 5 proto 6 proto udp",
+		     "rules.conf:7:24: \"proto\" given twice");
+}
+
+static void test_rule_combines_rates_windows_and_conns(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a window 100/h window 1000/d");
+	assert_int_equal(r->n_limits, 2);
+	assert_window(&r->limits[0], 100, 3600 * S);
+	assert_window(&r->limits[1], 1000, 86400 * S);
+	config_free(&cfg);
+	/* Limits keep the order given; only rates get a burst. */
+	r = rule(&cfg, "rule a window 100/h rate 10/s burst 20 conns 5 rate 1MB/s");
+	assert_int_equal(r->n_limits, SL_MAX_LIMITS);
+	assert_window(&r->limits[0], 100, 3600 * S);
+	assert_limit(&r->limits[1], SL_UNIT_PACKETS, 10, S, 20);
+	assert_conns(&r->limits[2], 5);
+	assert_limit(&r->limits[3], SL_UNIT_BYTES, 1024 * 1024, S, 104857);
+	assert_int_equal(r->proto, IPPROTO_TCP);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a window 1/s window 1/s window 1/s window 1/s");
+	assert_int_equal(r->n_limits, SL_MAX_LIMITS);
+	config_free(&cfg);
+	assert_error("rule x rate 1/s window 2/s rate 3/s conns 4 window 5/h",
+		     "rules.conf:7:45: more than 4 limits (rate, window, conns) in one rule");
+	assert_error("rule x window 1/s window 2/s window 3/s window 4/s conns 5",
+		     "rules.conf:7:52: more than 4 limits (rate, window, conns) in one rule");
+	assert_error("rule x conns 1 window 1/s window 2/s window 3/s rate 4/s",
+		     "rules.conf:7:49: more than 4 limits (rate, window, conns) in one rule");
+}
+
+static void test_rule_without_limit(void **state)
 {
 	assert_error("rule x",
-		     "rules.conf:7:7: rule \"x\" has no rate");
+		     "rules.conf:7:7: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_error("rule x proto tcp dport 22   # no rate yet",
-		     "rules.conf:7:26: rule \"x\" has no rate");
+		     "rules.conf:7:26: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
+	assert_error("rule x proto tcp action reject",
+		     "rules.conf:7:31: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 }
 
 /* Rules: actions and what is not supported yet. */
@@ -809,23 +1339,67 @@ static void test_rule_action_drop_and_pass(void **state)
 			 SL_ACT_DROP);
 	config_free(&cfg);
 	assert_error("rule x rate 1/s action",
-		     "rules.conf:7:23: expected drop or pass after \"action\", got end of line");
+		     "rules.conf:7:23: expected drop, pass, reject or mark N after \"action\", got end of line");
 	assert_error("rule x rate 1/s action maybe",
-		     "rules.conf:7:24: expected drop or pass after \"action\", got \"maybe\"");
+		     "rules.conf:7:24: expected drop, pass, reject or mark N after \"action\", got \"maybe\"");
+	assert_error("rule x rate 1/s action Reject",
+		     "rules.conf:7:24: expected drop, pass, reject or mark N after \"action\", got \"Reject\"");
 }
 
-static void test_later_actions_and_clauses_are_refused(void **state)
+static void test_rule_action_reject_and_mark(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a rate 1/s action reject");
+	assert_int_equal(r->action, SL_ACT_REJECT);
+	assert_int_equal(r->mark, 0);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a action mark 7 rate 1/s");
+	assert_int_equal(r->action, SL_ACT_MARK);
+	assert_int_equal(r->mark, 7);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a rate 1/s action mark 4294967295");
+	assert_int_equal(r->action, SL_ACT_MARK);
+	assert_int_equal(r->mark, 4294967295u);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a rate 1/s action mark 1 # steer to fallback");
+	assert_int_equal(r->mark, 1);
+	config_free(&cfg);
+}
+
+static void test_action_mark_errors(void **state)
+{
+	assert_error("rule x rate 1/s action mark",
+		     "rules.conf:7:28: expected a mark (1..4294967295) after \"mark\", got end of line");
+	assert_error("rule x rate 1/s action mark seven",
+		     "rules.conf:7:29: expected a mark (1..4294967295) after \"mark\", got \"seven\"");
+	assert_error("rule x rate 1/s action mark 0x7",
+		     "rules.conf:7:29: expected a mark (1..4294967295) after \"mark\", got \"0x7\"");
+	assert_error("rule x rate 1/s action mark -1",
+		     "rules.conf:7:29: expected a mark (1..4294967295) after \"mark\", got \"-1\"");
+	assert_error("rule x action mark rate 1/s",
+		     "rules.conf:7:20: expected a mark (1..4294967295) after \"mark\", got \"rate\"");
+	assert_error("rule x rate 1/s action mark 0",
+		     "rules.conf:7:29: mark must be 1..4294967295, got \"0\"");
+	assert_error("rule x rate 1/s action mark 4294967296",
+		     "rules.conf:7:29: mark must be 1..4294967295, got \"4294967296\"");
+	assert_error("rule x rate 1/s action mark 99999999999999999999999",
+		     "rules.conf:7:29: mark must be 1..4294967295, got \"99999999999999999999999\"");
+	assert_error("rule x rate 1/s action mark 7 7",
+		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"7\"");
+	assert_error("rule x rate 1/s action mark 7 action reject",
+		     "rules.conf:7:31: \"action\" given twice");
+}
+
+static void test_later_clauses_are_refused(void **state)
 {
 	static const char *const clauses[] = {
-		"window", "conns", "scope", "ban", "warmup", "on-full",
+		"scope", "ban", "warmup", "on-full",
 	};
 	char line[64], msg[96];
 	size_t i;
 
-	assert_error("rule x rate 1/s action reject",
-		     "rules.conf:7:24: action reject is not supported yet");
-	assert_error("rule x rate 1/s action mark 7",
-		     "rules.conf:7:24: action mark is not supported yet");
 	for (i = 0; i < sizeof(clauses) / sizeof(clauses[0]); i++) {
 		snprintf(line, sizeof(line), "rule x rate 1/s %s 100/h", clauses[i]);
 		snprintf(msg, sizeof(msg),
@@ -837,9 +1411,9 @@ static void test_later_actions_and_clauses_are_refused(void **state)
 static void test_unknown_clause(void **state)
 {
 	assert_error("rule x colour red rate 1/s",
-		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"colour\"");
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"colour\"");
 	assert_error("rule x rate 1/s Rate 2/s",
-		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"Rate\"");
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"Rate\"");
 }
 
 static void test_clause_given_twice(void **state)
@@ -965,6 +1539,7 @@ static void assert_spec_equal(const struct sl_rule_spec *a,
 		assert_int_equal(a->limits[i].burst, b->limits[i].burst);
 	}
 	assert_int_equal(a->action, b->action);
+	assert_int_equal(a->mark, b->mark);
 	assert_string_equal(a->text, b->text);
 }
 
@@ -987,6 +1562,12 @@ static void test_canonical_text_of_design_example_rules(void **state)
 			  "rule api-pps proto tcp dport 80,443 key src prefix4 32 prefix6 128 rate 2000/s burst 4000 action drop");
 	assert_round_trip("rule v6-nets   family ip6                      key src prefix6 64 rate 100mbit burst 2MB action drop",
 			  "rule v6-nets family ip6 key src prefix4 32 prefix6 64 rate 12500000B/s burst 2097152B action drop");
+	assert_round_trip("rule api-conn  proto tcp dport 443             key src            conns 100            action reject",
+			  "rule api-conn proto tcp dport 443 key src prefix4 32 prefix6 128 conns 100 action reject");
+	assert_round_trip("rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop",
+			  "rule dns proto udp dport 53 key src prefix4 32 prefix6 128 window 100/h window 1000/d action drop");
+	assert_round_trip("rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7",
+			  "rule degrade proto tcp dport 8080 key src prefix4 24 prefix6 128 rate 500/s burst 50 action mark 7");
 }
 
 static void test_canonical_text_spells_out_defaults(void **state)
@@ -999,6 +1580,12 @@ static void test_canonical_text_spells_out_defaults(void **state)
 			  "rule f dport 80,1000-2000 key dport rate 3/3d burst 1 action drop");
 	assert_round_trip("rule g proto icmp rate 10/60s rate 5/1500ms",
 			  "rule g proto icmp key src prefix4 32 prefix6 128 rate 10/m burst 1 rate 5/1500ms burst 1 action drop");
+	assert_round_trip("rule k conns 5",
+			  "rule k proto tcp key src prefix4 32 prefix6 128 conns 5 action drop");
+	assert_round_trip("rule l key global window 60/60s window 3/72h window 7/1500ms",
+			  "rule l key global window 60/m window 3/3d window 7/1500ms action drop");
+	assert_round_trip("rule m action mark 0042 conns 0010 key dport",
+			  "rule m proto tcp key dport conns 10 action mark 42");
 }
 
 static void test_canonical_text_round_trips(void **state)
@@ -1010,6 +1597,12 @@ static void test_canonical_text_round_trips(void **state)
 		"rule h action pass rate 8kbit burst 9000 key src prefix6 48",
 		"rule i from 0.0.0.0/0,::/0 rate 1GB/h burst 1GB",
 		"rule j proto udp key dport rate 1099511627776/s",
+		"rule k window 5/10s rate 1MB/s window 1000/d conns 7 action reject",
+		"rule l family ip6 conns 4294967295 action mark 4294967295",
+		"rule m window 1048575/1500ms action pass",
+		"rule n dport 22 syn conns 3 window 10/m from 10.0.0.0/8 action mark 1",
+		"rule o proto tcp action reject conns 1 rate 8kbit window 1/78h",
+		"rule p proto udp from ::/0 window 1/ms rate 2/s burst 2 action reject",
 	};
 	size_t i;
 
@@ -1035,15 +1628,9 @@ static void test_design_example_lines_not_yet_supported_say_why(void **state)
 		const char *line, *word, *msg;
 	} cases[] = {
 		{ "rule ssh-syn   proto tcp dport 22 syn          key src            rate 10/m burst 5    action reject  ban after 20 within 1m for 10m",
-		  "reject", "action reject is not supported yet" },
-		{ "rule api-conn  proto tcp dport 443             key src            conns 100            action reject",
-		  "conns", "conns is not supported yet" },
-		{ "rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop",
-		  "window", "window is not supported yet" },
+		  "ban", "ban is not supported yet" },
 		{ "rule api-total proto tcp dport 443 syn         key global         rate 10000/s scope cluster action reject",
 		  "scope", "scope is not supported yet" },
-		{ "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7",
-		  "mark", "action mark is not supported yet" },
 	};
 	char msg[128];
 	size_t i;
@@ -1062,7 +1649,7 @@ static void test_design_example_lines_not_yet_supported_say_why(void **state)
 static void test_command_line_errors_name_the_argument(void **state)
 {
 	assert_cli_error("rule x rate 1/s colour red",
-			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, action, got \"colour\"");
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"colour\"");
 	assert_cli_error("rule x dport",
 			 "argument 4: expected a port list after \"dport\", got end of line");
 	assert_cli_error("rule x dport 80,http rate 1/s",
@@ -1070,9 +1657,19 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("allow 10.0.0.0/8 10.0.0.1/8",
 			 "argument 3: host bits set in 10.0.0.1/8; did you mean 10.0.0.0/8?");
 	assert_cli_error("rule x",
-			 "argument 3: rule \"x\" has no rate");
+			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"frobnicate\"");
+	assert_cli_error("rule x window 2MB/h",
+			 "argument 4: window limits count packets; use rate for bytes");
+	assert_cli_error("rule x proto udp conns 5",
+			 "argument 5: conns needs proto tcp, not udp");
+	assert_cli_error("rule x conns 5 action mark 0",
+			 "argument 7: mark must be 1..4294967295, got \"0\"");
+	assert_cli_error("conn-timeout half-open soon",
+			 "argument 3: expected a duration like 30s or 5m after \"half-open\", got \"soon\"");
+	assert_cli_error("reject-limit 100/s burst 5 extra",
+			 "argument 5: expected end of line, got \"extra\"");
 }
 
 /* Files. */
@@ -1090,8 +1687,14 @@ static void test_file_parses_every_statement(void **state)
 		   "keys 256k\n"
 		   "allow 10.0.0.0/8 192.168.0.0/16   # office\n"
 		   "deny  203.0.113.0/24\n"
+		   "conn-timeout half-open 20s established 10m\n"
+		   "reject-limit 500/s burst 100   # answers per second\n"
 		   "rule api-pps   proto tcp dport 80,443  key src  rate 2000/s burst 4000  action drop\n"
-		   "rule v6-nets   family ip6  key src prefix6 64 rate 100mbit burst 2MB action drop");
+		   "rule v6-nets   family ip6  key src prefix6 64 rate 100mbit burst 2MB action drop\n"
+		   "rule api-conn  proto tcp dport 443             key src            conns 100            action reject\n"
+		   "rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop\n"
+		   "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7\n"
+		   "metrics [::1]:9477\n");
 	config_init(&cfg);
 	assert_int_equal(config_parse_file(&cfg, path, &err), 0);
 	unlink(path);
@@ -1101,10 +1704,18 @@ static void test_file_parses_every_statement(void **state)
 	assert_int_equal(cfg.keys, 262144);
 	assert_int_equal(cfg.n_allow, 2);
 	assert_int_equal(cfg.n_deny, 1);
-	assert_int_equal(cfg.n_rules, 2);
-	assert_int_equal(cfg.rules[0].line, 8);
-	assert_int_equal(cfg.rules[1].line, 9);
+	assert_int_equal(cfg.half_open_ns, 20 * S);
+	assert_int_equal(cfg.established_ns, 600 * S);
+	assert_int_equal(cfg.reject_limit.count, 500);
+	assert_int_equal(cfg.reject_limit.burst, 100);
+	assert_int_equal(cfg.n_rules, 5);
+	assert_int_equal(cfg.rules[0].line, 10);
+	assert_int_equal(cfg.rules[1].line, 11);
 	assert_int_equal(config_find_rule(&cfg, "v6-nets"), 1);
+	assert_int_equal(cfg.rules[2].action, SL_ACT_REJECT);
+	assert_int_equal(cfg.rules[3].n_limits, 2);
+	assert_int_equal(cfg.rules[4].mark, 7);
+	assert_string_equal(cfg.metrics, "[::1]:9477");
 	config_free(&cfg);
 }
 
@@ -1138,6 +1749,8 @@ static void test_file_with_one_bad_line_leaves_cfg_empty(void **state)
 		   "keys 1M\n"
 		   "allow 10.0.0.0/8\n"
 		   "deny 192.0.2.0/24\n"
+		   "conn-timeout established 1h\n"
+		   "reject-limit 100/s\n"
 		   "rule a rate 1/s\n"
 		   "rule b rate 1/s burst banana\n");
 	config_init(&cfg);
@@ -1265,6 +1878,15 @@ int main(void)
 		cmocka_unit_test(test_malformed_errors),
 		cmocka_unit_test(test_keys_accepts_plain_k_and_M),
 		cmocka_unit_test(test_keys_errors),
+		cmocka_unit_test(test_conn_timeout_sets_half_open_and_established),
+		cmocka_unit_test(test_conn_timeout_and_reject_limit_defaults),
+		cmocka_unit_test(test_conn_timeout_errors),
+		cmocka_unit_test(test_reject_limit_sets_a_packet_rate_and_burst),
+		cmocka_unit_test(test_reject_limit_errors),
+		cmocka_unit_test(test_metrics_takes_an_address_and_port),
+		cmocka_unit_test(test_metrics_errors),
+		cmocka_unit_test(test_parse_listen_fills_the_socket_address),
+		cmocka_unit_test(test_parse_listen_errors_leave_the_position_to_the_caller),
 		cmocka_unit_test(test_statement_given_twice_is_an_error),
 		cmocka_unit_test(test_allow_and_deny_add_cidrs_ignoring_duplicates),
 		cmocka_unit_test(test_allow_with_one_bad_cidr_adds_none),
@@ -1296,9 +1918,20 @@ int main(void)
 		cmocka_unit_test(test_burst_explicit_packets_and_sizes),
 		cmocka_unit_test(test_burst_errors),
 		cmocka_unit_test(test_rule_takes_up_to_four_rates),
-		cmocka_unit_test(test_rule_without_rate),
+		cmocka_unit_test(test_window_packets_per_period),
+		cmocka_unit_test(test_window_syntax_errors),
+		cmocka_unit_test(test_window_counts_packets_not_bytes),
+		cmocka_unit_test(test_window_bounds),
+		cmocka_unit_test(test_window_takes_no_burst),
+		cmocka_unit_test(test_conns_counts_tcp_connections),
+		cmocka_unit_test(test_conns_errors),
+		cmocka_unit_test(test_conns_needs_proto_tcp),
+		cmocka_unit_test(test_rule_combines_rates_windows_and_conns),
+		cmocka_unit_test(test_rule_without_limit),
 		cmocka_unit_test(test_rule_action_drop_and_pass),
-		cmocka_unit_test(test_later_actions_and_clauses_are_refused),
+		cmocka_unit_test(test_rule_action_reject_and_mark),
+		cmocka_unit_test(test_action_mark_errors),
+		cmocka_unit_test(test_later_clauses_are_refused),
 		cmocka_unit_test(test_unknown_clause),
 		cmocka_unit_test(test_clause_given_twice),
 		cmocka_unit_test(test_clause_conflicts),

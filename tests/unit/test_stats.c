@@ -44,8 +44,11 @@ static void fill(struct sl_stats *st)
 	st->cnt[SL_CNT_RATE] = (struct sl_counter){ 3, 192 };
 	st->cnt[SL_CNT_DENY] = (struct sl_counter){ 1, 64 };
 	st->cnt[SL_CNT_MALFORMED] = (struct sl_counter){ 2, 28 };
+	st->cnt[SL_CNT_REJECTED] = (struct sl_counter){ 4, 256 };
 	st->keys_tracked = 5;
 	st->keys_capacity = 262144;
+	st->flows_tracked = 7;
+	st->flows_capacity = 262144;
 }
 
 static void test_json_has_every_documented_field(void **state)
@@ -73,8 +76,13 @@ static void test_json_has_every_documented_field(void **state)
 		"\"passed\":{\"packets\":9,\"bytes\":600},"
 		"\"dropped\":{\"packets\":3,\"bytes\":200},"
 		"\"allowed\":{\"packets\":0,\"bytes\":0},"
-		"\"non_ip\":{\"packets\":0,\"bytes\":0}},"
-		"\"keys_tracked\":5,\"keys_capacity\":262144}\n");
+		"\"non_ip\":{\"packets\":0,\"bytes\":0},"
+		"\"rejected\":{\"packets\":4,\"bytes\":256},"
+		"\"marked\":{\"packets\":0,\"bytes\":0},"
+		"\"reject_limited\":{\"packets\":0,\"bytes\":0},"
+		"\"flows_full\":{\"packets\":0,\"bytes\":0}},"
+		"\"keys_tracked\":5,\"keys_capacity\":262144,"
+		"\"flows_tracked\":7,\"flows_capacity\":262144}\n");
 	free(out);
 }
 
@@ -110,7 +118,7 @@ static void test_table_lists_rules_in_order_with_counts(void **state)
 
 	fill(&st);
 	out = render(stats__print_table, &st);
-	assert_non_null(strstr(out, "eth0: generation 3, keys 5/262144\n"));
+	assert_non_null(strstr(out, "eth0: generation 3, keys 5/262144, connections 7/262144\n"));
 	api = strstr(out, "\napi ");
 	dns = strstr(out, "\ndns ");
 	assert_non_null(api);

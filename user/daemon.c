@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice run: the controller as a long-lived process. Enforcement never
+ * depends on it: everything lives in pinned maps and links, so the daemon
+ * can crash, be killed or upgraded, and the next one adopts the state.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <net/if.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <bpf/bpf.h>
+
+#include "attach.h"
+#include "cli.h"
+#include "daemon.h"
+#include "metrics.h"
+#include "pins.h"
+#include "stats.h"
+#include "sweep.h"
+
+struct daemon {
+	const struct sl_daemon_opts *opts;
+	char ifname[IF_NAMESIZE];
+	struct sl_daemon_stats stats;
+	pthread_mutex_t stats_lock;
+};
+
+static void say(const struct daemon *d, const char *level, const char *event,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* One line per event on stderr, where journald or a terminal reads it. */
+static void say(const struct daemon *d, const char *level, const char *event,
+		const char *fmt, ...)
+{
+	char msg[1024], stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!d->opts->log_json) {
+		fprintf(stderr, "sluice: %s: %s\n", d->ifname, msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"event\":\"%s\",\"interface\":",
+		stamp, ts.tv_nsec / 1000000, level, event);
+	json_string(stderr, d->ifname);
+	fputs(",\"message\":", stderr);
+	json_string(stderr, msg);
+	fputs("}\n", stderr);
+}
+
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Parses the config; it must name the interface, and keep naming the same. */
+static int read_config(const struct daemon *d, struct sl_config *conf,
+		       struct sl_error *err)
+{
+	int ret = config_parse_file(conf, d->opts->config_path, err);
+
+	if (ret)
+		return ret;
+	if (!conf->iface[0]) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: expected an \"interface NAME\" statement: the daemon runs for one interface",
+			 d->opts->config_path);
+		return -EINVAL;
+	}
+	if (d->ifname[0] && strcmp(conf->iface, d->ifname)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: interface changed from %s to %s; restart the daemon to move it",
+			 d->opts->config_path, d->ifname, conf->iface);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void count_reload(struct daemon *d, bool ok)
+{
+	pthread_mutex_lock(&d->stats_lock);
+	if (ok)
+		d->stats.reloads_ok++;
+	else
+		d->stats.reloads_failed++;
+	pthread_mutex_unlock(&d->stats_lock);
+}
+
+/* SIGHUP: the new file replaces the rule set whole, or changes nothing. */
+static void reload(struct daemon *d)
+{
+	struct sl_error err = {};
+	struct sl_config conf;
+	struct sl_pins pins;
+	int ret;
+
+	config_init(&conf);
+	ret = read_config(d, &conf, &err);
+	if (ret) {
+		say(d, "error", "reload", "reload refused, old rules kept: %s", err.msg);
+		count_reload(d, false);
+		goto out;
+	}
+	ret = pins__open(&pins, d->ifname, &err);
+	if (!ret) {
+		ret = ruleset__apply(&pins.maps, &conf, &err);
+		pins__close(&pins);
+	}
+	if (ret) {
+		say(d, "error", "reload", "reload failed, old rules kept: %s", err.msg);
+		count_reload(d, false);
+		goto out;
+	}
+	say(d, "info", "reload", "reloaded %s: %u rules, %zu allow, %zu deny",
+	    d->opts->config_path, conf.n_rules, conf.n_allow, conf.n_deny);
+	count_reload(d, true);
+out:
+	config_free(&conf);
+}
+
+static void sweep(struct daemon *d)
+{
+	struct sl_sweep_result res;
+	struct sl_error err = {};
+	char path[PATH_MAX];
+	struct sl_pins pins;
+	int ctl_fd, ret;
+
+	ret = pins__open(&pins, d->ifname, &err);
+	if (ret) {
+		say(d, "error", "sweep", "%s", err.msg);
+		return;
+	}
+	ctl_fd = bpf_obj_get(pins__path(path, sizeof(path), d->ifname, SL_PIN_PROG_CTL));
+	if (ctl_fd < 0) {
+		say(d, "error", "sweep", "%s: %s", path, strerror(errno));
+		pins__close(&pins);
+		return;
+	}
+	ret = sweep__run(&pins.maps, ctl_fd, monotonic_ns(), &res, &err);
+	close(ctl_fd);
+	pins__close(&pins);
+	if (ret) {
+		say(d, "error", "sweep", "%s", err.msg);
+		return;
+	}
+	pthread_mutex_lock(&d->stats_lock);
+	d->stats.sweeps++;
+	d->stats.released_half_open += res.released_half_open;
+	d->stats.released_idle += res.released_idle;
+	d->stats.counts_corrected += res.adjusted;
+	pthread_mutex_unlock(&d->stats_lock);
+	if (res.released_half_open || res.released_idle || res.adjusted)
+		say(d, "info", "sweep",
+		    "released %llu half-open and %llu idle connections, corrected %llu counts; %llu tracked",
+		    res.released_half_open, res.released_idle, res.adjusted, res.flows);
+}
+
+static int open_timer(unsigned ms)
+{
+	struct itimerspec its = {
+		.it_interval = { ms / 1000, (ms % 1000) * 1000000l },
+		.it_value = { ms / 1000, (ms % 1000) * 1000000l },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int daemon__run(const struct sl_daemon_opts *opts)
+{
+	struct daemon d = { .opts = opts, .stats_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct sl_attach_opts aopts = {};
+	struct sl_metrics *metrics = NULL;
+	struct sl_error err = {};
+	struct sl_config conf;
+	char listen[SL_LISTEN_LEN];
+	const char *addr;
+	sigset_t sigs;
+	int sig_fd = -1, timer_fd = -1, code = SL_EXIT_FAIL, ret;
+	bool running = true;
+
+	config_init(&conf);
+	/* Everything the operator wrote is checked before anything changes. */
+	ret = read_config(&d, &conf, &err);
+	if (ret) {
+		cli_error("run", NULL, "%s", err.msg);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
+	snprintf(d.ifname, sizeof(d.ifname), "%s", conf.iface);
+	if (!if_nametoindex(d.ifname)) {
+		cli_error("run", NULL, "%s: interface %s: no such interface",
+			  opts->config_path, d.ifname);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
+	addr = opts->metrics ? opts->metrics :
+	       conf.metrics[0] ? conf.metrics : SL_DEFAULT_METRICS;
+	if (config_parse_listen(addr, NULL, listen, sizeof(listen), &err)) {
+		cli_error("run", NULL, "--metrics: %s", err.msg);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
+
+	/* Signals are read from a descriptor, in the loop, never in a handler:
+	 * a reload then runs like any other step. Blocked before any thread
+	 * starts, so libmicrohttpd's threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	timer_fd = open_timer(opts->sweep_ms);
+	if (sig_fd < 0 || timer_fd < 0) {
+		say(&d, "error", "start", "signalfd/timerfd: %s", strerror(errno));
+		goto out;
+	}
+
+	aopts.ifname = d.ifname;
+	aopts.mode = opts->mode ? opts->mode : conf.mode;
+	aopts.conf = &conf;
+	ret = attach__run(&aopts, &err);
+	if (ret) {
+		say(&d, "error", "start", "%s", err.msg);
+		code = ret == -EINVAL ? SL_EXIT_USAGE : SL_EXIT_FAIL;
+		goto out;
+	}
+	d.stats.start_time = time(NULL);
+	say(&d, "info", "start", "enforcing %s: %u rules, %zu allow, %zu deny",
+	    opts->config_path, conf.n_rules, conf.n_allow, conf.n_deny);
+
+	ret = metrics__start(&metrics, listen, d.ifname, &d.stats, &d.stats_lock, &err);
+	if (ret) {
+		/* Enforcement is already on and stays on; only the exporter is
+		 * missing, and the operator must hear about it. */
+		say(&d, "error", "metrics", "metrics on %s: %s", listen, err.msg);
+		code = SL_EXIT_FAIL;
+		goto out;
+	}
+	say(&d, "info", "metrics", "serving metrics on http://%s/metrics", listen);
+
+	while (running) {
+		struct pollfd fds[2] = {
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = timer_fd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		__u64 ticks;
+
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			say(&d, "error", "poll", "%s", strerror(errno));
+			break;
+		}
+		if (fds[1].revents & POLLIN &&
+		    read(timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			sweep(&d);
+		if (!(fds[0].revents & POLLIN) ||
+		    read(sig_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP)
+			reload(&d);
+		else
+			running = false;
+	}
+	code = SL_EXIT_OK;
+	if (opts->detach_on_exit) {
+		if (attach__detach(d.ifname, &err)) {
+			say(&d, "error", "stop", "detach: %s", err.msg);
+			code = SL_EXIT_FAIL;
+		} else {
+			say(&d, "info", "stop", "stopped and detached");
+		}
+	} else {
+		say(&d, "info", "stop", "stopped; enforcement stays in place (pinned)");
+	}
+out:
+	metrics__stop(metrics);
+	if (sig_fd >= 0)
+		close(sig_fd);
+	if (timer_fd >= 0)
+		close(timer_fd);
+	config_free(&conf);
+	return code;
+}

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Prometheus metrics. The format is text exposition 0.0.4: for each family
+ * a HELP and a TYPE line, then all of its samples together. HTTP is
+ * libmicrohttpd's, on a thread of its own, so a slow or stuck scraper never
+ * waits on the daemon's loop nor the daemon on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <microhttpd.h>
+
+#include "metrics.h"
+#include "pins.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+/* Scrapers are few; a bound keeps a flood of connections from costing more
+ * than that, and the timeout frees a slot a silent client holds. */
+#define MAX_CONNECTIONS		32
+#define CONNECTION_TIMEOUT_S	10
+
+static const struct {
+	const char *name, *help;
+	size_t off;		/* of the __u64 in struct sl_rule_counter */
+} rule_families[] = {
+	{ "sluice_rule_matched_packets_total",
+	  "Packets that matched the rule.",
+	  offsetof(struct sl_rule_counter, matched) },
+	{ "sluice_rule_passed_packets_total",
+	  "Packets of the rule passed: conforming, or limited under action pass.",
+	  offsetof(struct sl_rule_counter, passed) },
+	{ "sluice_rule_dropped_packets_total",
+	  "Packets of the rule dropped.",
+	  offsetof(struct sl_rule_counter, dropped) },
+	{ "sluice_rule_rejected_packets_total",
+	  "Packets of the rule refused with a TCP RST or an ICMP error.",
+	  offsetof(struct sl_rule_counter, rejected) },
+	{ "sluice_rule_marked_packets_total",
+	  "Packets of the rule passed with its mark, to be steered elsewhere.",
+	  offsetof(struct sl_rule_counter, marked) },
+	{ "sluice_rule_limited_packets_total",
+	  "Packets of the rule over one of its limits, whatever the action then did.",
+	  offsetof(struct sl_rule_counter, limited) },
+	{ "sluice_rule_matched_bytes_total",
+	  "Bytes of the packets that matched the rule.",
+	  offsetof(struct sl_rule_counter, bytes) },
+};
+
+/* The label values are the names `stats --json` uses, in the same order. */
+static const struct {
+	enum sl_counter_index index;
+	const char *name;
+} reasons[] = {
+	{ SL_CNT_DENY, "deny" },
+	{ SL_CNT_BAN, "ban" },
+	{ SL_CNT_RATE, "rate" },
+	{ SL_CNT_WINDOW, "window" },
+	{ SL_CNT_CONNS, "conns" },
+	{ SL_CNT_MALFORMED, "malformed" },
+	{ SL_CNT_BREAKER, "breaker" },
+	{ SL_CNT_CAS_EXHAUSTED, "contention" },
+}, verdicts[] = {
+	{ SL_CNT_RX, "rx" },
+	{ SL_CNT_PASSED, "passed" },
+	{ SL_CNT_DROPPED, "dropped" },
+	{ SL_CNT_ALLOW, "allowed" },
+	{ SL_CNT_NON_IP, "non_ip" },
+	{ SL_CNT_REJECTED, "rejected" },
+	{ SL_CNT_MARKED, "marked" },
+	{ SL_CNT_REJECT_LIMITED, "reject_limited" },
+	{ SL_CNT_FLOWS_FULL, "flows_full" },
+};
+
+/* The verdicts overlap, which a reader summing them must know. */
+#define VERDICT_HELP \
+	" by verdict. rx is every frame seen, and is non_ip + passed + dropped" \
+	" + rejected; allowed and marked frames are also in passed," \
+	" reject_limited ones also in dropped, so do not sum over verdict."
+
+static void family(FILE *f, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value in quotes: backslash, double quote and newline escaped. */
+static void label_value(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* One sample: the interface label, then at most one more. */
+static void sample(FILE *f, const char *name, const char *ifname,
+		   const char *label, const char *value, unsigned long long v)
+{
+	fprintf(f, "%s{interface=", name);
+	label_value(f, ifname);
+	if (label) {
+		fprintf(f, ",%s=", label);
+		label_value(f, value);
+	}
+	fprintf(f, "} %llu\n", v);
+}
+
+void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
+		     const struct sl_daemon_stats *d)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} gauges[] = {
+		{ "sluice_keys_tracked", "Keys with limiter state in the key map.",
+		  offsetof(struct sl_stats, keys_tracked) },
+		{ "sluice_keys_capacity", "Entries the key map holds at most.",
+		  offsetof(struct sl_stats, keys_capacity) },
+		{ "sluice_flows_tracked", "TCP connections tracked for conns limits.",
+		  offsetof(struct sl_stats, flows_tracked) },
+		{ "sluice_flows_capacity", "Connections the flow table holds at most.",
+		  offsetof(struct sl_stats, flows_capacity) },
+	};
+	unsigned i, r;
+
+	for (i = 0; i < ARRAY_SIZE(rule_families); i++) {
+		family(f, rule_families[i].name, "counter", rule_families[i].help);
+		for (r = 0; r < st->n_rules && r < SL_MAX_RULES; r++) {
+			const char *c = (const char *)&st->rules[r].c;
+
+			sample(f, rule_families[i].name, ifname, "rule",
+			       st->rules[r].name,
+			       *(const __u64 *)(c + rule_families[i].off));
+		}
+	}
+
+	family(f, "sluice_limited_packets_total", "counter",
+	       "Packets limited (in a dry run, that would have been), by reason.");
+	for (i = 0; i < ARRAY_SIZE(reasons); i++)
+		sample(f, "sluice_limited_packets_total", ifname, "reason",
+		       reasons[i].name, st->cnt[reasons[i].index].packets);
+	family(f, "sluice_limited_bytes_total", "counter",
+	       "Bytes of the packets limited, by reason.");
+	for (i = 0; i < ARRAY_SIZE(reasons); i++)
+		sample(f, "sluice_limited_bytes_total", ifname, "reason",
+		       reasons[i].name, st->cnt[reasons[i].index].bytes);
+
+	family(f, "sluice_packets_total", "counter", "Frames" VERDICT_HELP);
+	for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+		sample(f, "sluice_packets_total", ifname, "verdict",
+		       verdicts[i].name, st->cnt[verdicts[i].index].packets);
+	family(f, "sluice_bytes_total", "counter", "Bytes" VERDICT_HELP);
+	for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+		sample(f, "sluice_bytes_total", ifname, "verdict",
+		       verdicts[i].name, st->cnt[verdicts[i].index].bytes);
+
+	for (i = 0; i < ARRAY_SIZE(gauges); i++) {
+		family(f, gauges[i].name, "gauge", gauges[i].help);
+		sample(f, gauges[i].name, ifname, NULL, NULL,
+		       *(const unsigned long long *)((const char *)st +
+						     gauges[i].off));
+	}
+	family(f, "sluice_rule_set_generation", "gauge",
+	       "Generation of the active rule set; every load changes it.");
+	sample(f, "sluice_rule_set_generation", ifname, NULL, NULL,
+	       st->generation);
+	family(f, "sluice_dry_run", "gauge",
+	       "1 while the rule set runs dry: packets over a limit count as limited but pass.");
+	sample(f, "sluice_dry_run", ifname, NULL, NULL, st->dry_run);
+
+	if (!d)
+		return;
+	family(f, "sluice_reloads_total", "counter",
+	       "Configuration reloads by the daemon, by result; a failed one changed nothing.");
+	sample(f, "sluice_reloads_total", ifname, "result", "ok", d->reloads_ok);
+	sample(f, "sluice_reloads_total", ifname, "result", "failed",
+	       d->reloads_failed);
+	family(f, "sluice_sweeps_total", "counter",
+	       "Connection sweeps the daemon ran.");
+	sample(f, "sluice_sweeps_total", ifname, NULL, NULL, d->sweeps);
+	family(f, "sluice_connections_released_total", "counter",
+	       "Tracked connections released by sweeps: half_open never completed the handshake, idle went silent.");
+	sample(f, "sluice_connections_released_total", ifname, "reason",
+	       "half_open", d->released_half_open);
+	sample(f, "sluice_connections_released_total", ifname, "reason", "idle",
+	       d->released_idle);
+	family(f, "sluice_connection_counts_corrected_total", "counter",
+	       "Per-key connection counts sweeps found wrong and corrected.");
+	sample(f, "sluice_connection_counts_corrected_total", ifname, NULL, NULL,
+	       d->counts_corrected);
+	family(f, "sluice_start_time_seconds", "gauge",
+	       "When the daemon started, in seconds since the epoch.");
+	sample(f, "sluice_start_time_seconds", ifname, NULL, NULL,
+	       (unsigned long long)d->start_time);
+}
+
+struct sl_metrics {
+	struct MHD_Daemon *mhd;
+	char ifname[IF_NAMESIZE];
+	const struct sl_daemon_stats *d;
+	pthread_mutex_t *d_lock;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     struct MHD_Response *resp, const char *allow)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;	/* out of memory: MHD closes the connection */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				status == MHD_HTTP_OK ? CONTENT_TYPE :
+				"text/plain; charset=utf-8");
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status,
+				  const char *allow, const char *text)
+{
+	return reply(conn, status,
+		     MHD_create_response_from_buffer(strlen(text), (void *)text,
+						     MHD_RESPMEM_MUST_COPY),
+		     allow);
+}
+
+/*
+ * One scrape. The pins are open, and so the interface's lock held, only
+ * for stats__read: the daemon's reloads and sweeps wait at most that long,
+ * and the data path never waits at all. Returns the body (malloc'd) or
+ * NULL with err filled.
+ */
+static char *scrape(struct sl_metrics *m, size_t *len, struct sl_error *err)
+{
+	struct sl_daemon_stats d;
+	struct sl_stats *st;
+	struct sl_pins pins;
+	char *body = NULL;
+	FILE *f;
+	int ret;
+
+	st = malloc(sizeof(*st));
+	if (!st) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return NULL;
+	}
+	ret = pins__open(&pins, m->ifname, err);
+	if (ret)
+		goto out;
+	ret = stats__read(&pins.maps, st, err);
+	pins__close(&pins);
+	if (ret) {
+		struct sl_error e = *err;
+
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", m->ifname, e.msg);
+		goto out;
+	}
+	if (m->d) {
+		pthread_mutex_lock(m->d_lock);
+		d = *m->d;
+		pthread_mutex_unlock(m->d_lock);
+	}
+	f = open_memstream(&body, len);
+	if (!f) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		goto out;
+	}
+	metrics__format(f, m->ifname, st, m->d ? &d : NULL);
+	if (fclose(f)) {
+		free(body);
+		body = NULL;
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+	}
+out:
+	free(st);
+	return body;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **con_cls)
+{
+	struct sl_metrics *m = cls;
+	struct sl_error err = { "" };
+	char msg[sizeof(err.msg) + 64];
+	struct MHD_Response *resp;
+	size_t len;
+	char *body;
+
+	if (strcmp(url, "/metrics"))
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, NULL,
+				  "not found: metrics are at /metrics\n");
+	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, HEAD",
+				  "method not allowed: /metrics takes GET\n");
+	body = scrape(m, &len, &err);
+	if (!body) {
+		snprintf(msg, sizeof(msg), "sluice: cannot read the counters: %s\n",
+			 err.msg);
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, msg);
+	}
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		free(body);	/* not taken: MHD frees it only with a response */
+	return reply(conn, MHD_HTTP_OK, resp, NULL);
+}
+
+/*
+ * The listening socket is made here rather than by libmicrohttpd from
+ * MHD_OPTION_SOCK_ADDR, because MHD_start_daemon reports a failed bind
+ * only as NULL, and the daemon must say why (address in use, not local).
+ */
+static int listen_on(const struct sockaddr_storage *ss, const char *addr,
+		     struct sl_error *err)
+{
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						   sizeof(struct sockaddr_in);
+	const char *what = "socket";
+	int fd, on = 1, ret;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	/* A restarted daemon must not wait for the old one's TIME_WAITs. */
+	what = "setsockopt";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
+		goto fail;
+	/* Exactly the address given: [::] does not also take IPv4, whatever
+	 * net.ipv6.bindv6only says. */
+	if (ss->ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)))
+		goto fail;
+	what = "bind";
+	if (bind(fd, (const struct sockaddr *)ss, len))
+		goto fail;
+	what = "listen";
+	if (listen(fd, 64))
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	snprintf(err->msg, sizeof(err->msg), "%s %s: %s", what, addr,
+		 strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int metrics__start(struct sl_metrics **out, const char *addr,
+		   const char *ifname, const struct sl_daemon_stats *d,
+		   pthread_mutex_t *d_lock, struct sl_error *err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+	char canon[SL_LISTEN_LEN];
+	struct sockaddr_storage ss;
+	struct sl_metrics *m;
+	struct stat before, after;
+	int fd, ret;
+
+	*out = NULL;
+	ret = config_parse_listen(addr, &ss, canon, sizeof(canon), err);
+	if (ret)
+		return ret;
+	if (d && !d_lock) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "daemon counters given without their lock");
+		return -EINVAL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err->msg, sizeof(err->msg), "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(m->ifname, sizeof(m->ifname), "%s", ifname);
+	m->d = d;
+	m->d_lock = d_lock;
+
+	fd = listen_on(&ss, canon, err);
+	if (fd < 0) {
+		free(m);
+		return fd;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	fstat(fd, &before);
+	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
+				  MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned)MAX_CONNECTIONS,
+				  MHD_OPTION_CONNECTION_TIMEOUT,
+				  (unsigned)CONNECTION_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!m->mhd) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "libmicrohttpd could not serve %s", canon);
+		/* Whether MHD closed the socket depends on where it failed;
+		 * close it only if the number still names our socket. */
+		if (!fstat(fd, &after) && after.st_ino == before.st_ino &&
+		    after.st_dev == before.st_dev)
+			close(fd);
+		free(m);
+		return -EIO;
+	}
+	*out = m;
+	return 0;
+}
+
+void metrics__stop(struct sl_metrics *m)
+{
+	if (!m)
+		return;
+	/* Joins the server thread and closes the listening socket. */
+	MHD_stop_daemon(m->mhd);
+	free(m);
+}
