@@ -40,7 +40,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS  := $(patsubst tests/bpf/%.c,$(OUT)/tests/%,$(BPFT_SRCS))
 
-.PHONY: all deps test test-unit test-bpf test-e2e demo install clean
+.PHONY: all deps test test-unit test-bpf test-fuzz test-e2e demo install clean
 .DELETE_ON_ERROR:
 
 all: $(OUT)/sluice
@@ -82,7 +82,7 @@ $(OUT)/tests/%: tests/bpf/%.c $(OUT)/libsluice.a $(SKELS) | $(OUT)/tests
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(OUT)/libsluice.a $(LDLIBS) -lcmocka -o $@
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUT)/tests/pktfuzz
 	$(Q)tests/run-all.sh $(OUT)
 
 test-unit: all $(UNIT_BINS)
@@ -90,6 +90,9 @@ test-unit: all $(UNIT_BINS)
 
 test-bpf: all $(BPFT_BINS)
 	$(Q)tests/run-all.sh $(OUT) bpf
+
+test-fuzz: all $(OUT)/tests/pktfuzz
+	$(Q)tests/run-all.sh $(OUT) fuzz
 
 test-e2e: all
 	$(Q)tests/run-all.sh $(OUT) e2e
@@ -108,5 +111,6 @@ clean:
 
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)
 
-# Layers with their own targets and files: bench (make bench).
+# Layers with their own targets and files: bench (make bench), fuzz (make fuzz).
 -include tests/bench/bench.mk
+-include tests/fuzz/pkt.mk

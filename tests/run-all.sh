@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# tests/run-all.sh OUTDIR [unit|bpf|e2e]...
+# tests/run-all.sh OUTDIR [unit|bpf|fuzz|e2e]...
 #
-# Runs the test programs of the chosen layers (all three, in the order unit,
-# bpf, e2e, when none is named):
+# Runs the test programs of the chosen layers (all four, in the order unit,
+# bpf, fuzz, e2e, when none is named):
 #   unit  OUTDIR/tests/test_X for each tests/unit/test_X.c
 #   bpf   OUTDIR/tests/test_X for each tests/bpf/test_X.c
+#   fuzz  the short fuzz runs (make fuzz runs the long ones)
 #   e2e   each executable tests/e2e/test_*.sh, with SLUICE=OUTDIR/sluice
 # A failing program does not stop the run. The last line is exactly
 # "N passed, M failed", counting programs (not the cases inside them).
@@ -40,13 +41,13 @@ OUT=$(cd "$1" && pwd)
 shift
 
 layers=("$@")
-((${#layers[@]})) || layers=(unit bpf e2e)
+((${#layers[@]})) || layers=(unit bpf fuzz e2e)
 need_root=0
 for layer in "${layers[@]}"; do
 	case $layer in
 	unit) ;;
-	bpf | e2e) need_root=1 ;;
-	*) echo "run-all: unknown layer \"$layer\" (expected unit, bpf or e2e)" >&2; usage ;;
+	bpf | fuzz | e2e) need_root=1 ;;
+	*) echo "run-all: unknown layer \"$layer\" (expected unit, bpf, fuzz or e2e)" >&2; usage ;;
 	esac
 done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] ||
@@ -140,6 +141,15 @@ run_binaries() {
 	done
 }
 
+# The short fuzz runs of make test; make fuzz runs the long ones.
+run_fuzz() {
+	if [[ -x $OUT/tests/pktfuzz ]]; then
+		run fuzz/pktfuzz "$OUT/tests/pktfuzz" --frames 100000 --seed 1
+	else
+		fail_missing fuzz/pktfuzz "not built: make $OUT/tests/pktfuzz"
+	fi
+}
+
 run_e2e() {
 	local script name
 
@@ -158,13 +168,14 @@ run_e2e() {
 }
 
 cd "$ROOT" || die "cannot enter $ROOT"
-for layer in unit bpf e2e; do
+for layer in unit bpf fuzz e2e; do
 	for want in "${layers[@]}"; do
 		[[ $want == "$layer" ]] || continue
 		echo
 		echo "=== $layer tests"
 		case $layer in
 		unit | bpf) run_binaries "$layer" ;;
+		fuzz) run_fuzz ;;
 		e2e) run_e2e ;;
 		esac
 		break
