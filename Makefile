@@ -40,6 +40,9 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS  := $(patsubst tests/bpf/%.c,$(OUT)/tests/%,$(BPFT_SRCS))
 
+# Kept between runs: the skeleton is generated from it.
+.SECONDARY: $(BPF_OBJS)
+
 .PHONY: all deps test test-unit test-bpf test-fuzz test-e2e demo install clean
 .DELETE_ON_ERROR:
 
@@ -82,7 +85,8 @@ $(OUT)/tests/%: tests/bpf/%.c $(OUT)/libsluice.a $(SKELS) | $(OUT)/tests
 	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(OUT)/libsluice.a $(LDLIBS) -lcmocka -o $@
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUT)/tests/pktfuzz
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUT)/tests/pktfuzz \
+		fuzz-build sanitize-build
 	$(Q)tests/run-all.sh $(OUT)
 
 test-unit: all $(UNIT_BINS)
@@ -91,7 +95,7 @@ test-unit: all $(UNIT_BINS)
 test-bpf: all $(BPFT_BINS)
 	$(Q)tests/run-all.sh $(OUT) bpf
 
-test-fuzz: all $(OUT)/tests/pktfuzz
+test-fuzz: all $(OUT)/tests/pktfuzz fuzz-build sanitize-build
 	$(Q)tests/run-all.sh $(OUT) fuzz
 
 test-e2e: all
@@ -114,3 +118,4 @@ clean:
 # Layers with their own targets and files: bench (make bench), fuzz (make fuzz).
 -include tests/bench/bench.mk
 -include tests/fuzz/pkt.mk
+-include tests/fuzz/fuzz.mk

@@ -304,8 +304,9 @@ static __always_inline int reject_budget(const struct sl_cfg *cfg, __u64 now)
 
 /*
  * What may be answered: never a RST (RFC 793), never an ICMP error with
- * another (RFC 1122), never a later fragment or a packet without 8 bytes
- * of L4, which no quote could tie to a socket.
+ * another (RFC 1122), never a later fragment, a packet without 8 bytes of
+ * L4 or one whose headers are too long to quote, which no answer could tie
+ * to a socket.
  */
 static __always_inline int answerable(const struct sl_pkt *pkt)
 {
@@ -314,7 +315,8 @@ static __always_inline int answerable(const struct sl_pkt *pkt)
 	if (pkt->proto == IPPROTO_TCP)
 		return !(pkt->tcp_flags & SL_TCP_FLAG_RST);
 	return pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6 &&
-	       pkt->l4_len >= 8;
+	       pkt->l4_len >= 8 &&
+	       pkt->l4_off - pkt->l3_off + 8 <= SL_MAX_QUOTE6;
 }
 
 /* len: the frame's length as it came, before any change here. */

@@ -15,6 +15,9 @@ PACKAGES=(
 	gcc libc6-dev linux-libc-dev libmicrohttpd-dev
 	# unit and bpf tests; the metrics test parses with the real client
 	libcmocka-dev python3-prometheus-client
+	# the config fuzzer: libFuzzer and clang's sanitizer runtimes (only a
+	# Recommends of clang, and we install without recommends)
+	libclang-rt-14-dev
 	# e2e tests and the demo: namespaces, veth, traffic, real servers.
 	# python3 is Debian's /usr/bin/python3, the one python3-scapy serves.
 	iproute2 nftables xdp-tools iputils-ping python3 python3-scapy tmux

@@ -7,7 +7,8 @@
 # bpf, fuzz, e2e, when none is named):
 #   unit  OUTDIR/tests/test_X for each tests/unit/test_X.c
 #   bpf   OUTDIR/tests/test_X for each tests/bpf/test_X.c
-#   fuzz  the short fuzz runs (make fuzz runs the long ones)
+#   fuzz  the short fuzz runs (make fuzz runs the long ones), and the unit
+#         tests and the CLI under ASan and UBSan
 #   e2e   each executable tests/e2e/test_*.sh, with SLUICE=OUTDIR/sluice
 # A failing program does not stop the run. The last line is exactly
 # "N passed, M failed", counting programs (not the cases inside them).
@@ -141,12 +142,32 @@ run_binaries() {
 	done
 }
 
-# The short fuzz runs of make test; make fuzz runs the long ones.
+# The short fuzz runs of make test (make fuzz runs the long ones), and the
+# user-space code under ASan and UBSan: the unit tests and the CLI.
+SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1)
+
 run_fuzz() {
+	local bin
+
 	if [[ -x $OUT/tests/pktfuzz ]]; then
 		run fuzz/pktfuzz "$OUT/tests/pktfuzz" --frames 100000 --seed 1
 	else
 		fail_missing fuzz/pktfuzz "not built: make $OUT/tests/pktfuzz"
+	fi
+	if [[ -x $OUT/fuzz/fuzz_config ]]; then
+		run fuzz/config "$ROOT/tests/fuzz/run_fuzz.sh" "$OUT/fuzz/fuzz_config" 60 "$OUT/fuzz"
+	else
+		fail_missing fuzz/config "not built: make fuzz-build"
+	fi
+	for bin in "$OUT"/asan/tests/test_*; do
+		[[ -x $bin ]] || continue
+		run "asan/$(basename "$bin")" env "${SAN_ENV[@]}" "$bin"
+	done
+	if [[ -x $OUT/asan/sluice ]]; then
+		run asan/cli "$ROOT/tests/fuzz/sanitize_cli.sh" "$OUT/asan/sluice"
+	else
+		fail_missing asan/cli "not built: make sanitize-build"
 	fi
 }
 

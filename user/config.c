@@ -994,6 +994,10 @@ static int finish_rate(struct parser *p, struct sl_limit_spec *l,
 			   l->period_ns;
 		if (l->burst < floor)
 			l->burst = floor;
+		/* What an explicit burst may be, so the canonical text, which
+		 * spells the default out, parses back. */
+		if (l->burst > MAX_COUNT)
+			l->burst = MAX_COUNT;
 	}
 	tol = (unsigned __int128)l->burst * l->period_ns / l->count;
 	if (tol > MAX_TOLERANCE_NS)

@@ -853,6 +853,62 @@ static void test_reject_unanswered_packets_spend_no_reject_budget(void **state)
 	assert_cnt(fx, SL_CNT_REJECT_LIMITED, 1);
 }
 
+/*
+ * IPv6 UDP behind a 256-byte hop-by-hop header: the quote (IPv6 header,
+ * extension headers, 8 bytes of UDP: 304 bytes) is longer than reject
+ * quotes (reject.bpf.h: "longer chains are not answered").
+ */
+static void build_long_hbh_udp6(struct frame *f)
+{
+	struct pkt p = udp4;
+	uint8_t *hbh;
+
+	p.family = 6;
+	p.payload = 0;
+	build(&p, f);
+	/* Move the UDP header behind a hop-by-hop header of (31 + 1) x 8 bytes:
+	 * next header UDP, one PadN option over the other 254 bytes. */
+	memmove(f->b + f->l4 + 256, f->b + f->l4, 8);
+	hbh = f->b + f->l4;
+	memset(hbh, 0, 256);
+	hbh[0] = P_UDP;
+	hbh[1] = 31;
+	hbh[2] = 1;
+	hbh[3] = 252;
+	f->b[f->l3 + 6] = P_HOPOPTS;
+	put16(f->b + f->l3 + 4, 256 + 8);
+	f->l4 += 256;
+	f->len += 256;
+	f->hdr_end = f->len;
+}
+
+/* The same for a packet too long to quote: dropped, and the budget kept. */
+static void test_reject_ipv6_too_long_to_quote_spends_no_reject_budget(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt syn = { .family = 4, .proto = P_TCP, .sport = 40000, .dport = 80,
+			   .tcp_flags = TCP_SYN };
+	struct frame f, long6;
+	struct xdp_out o;
+
+	configure(fx, "reject-limit 2/s burst 2", REJECT_ALL);
+	warm_up(fx);
+	build_long_hbh_udp6(&long6);
+	assert_verdict(run_frame(fx, &long6), VERDICT_DROP);
+	assert_verdict(run_frame(fx, &long6), VERDICT_DROP);
+	assert_cnt(fx, SL_CNT_MALFORMED, 0);
+	assert_rule_full(fx, "rj", 3, 1, 0, 2, 0, 2);
+	run_pkt(fx, &syn, &f, &o);
+	if (o.verdict != VERDICT_TX)
+		fail_msg("SYN after 2 unquotable IPv6 packets: %s, reject_limited %" PRIu64
+			 "; expected XDP_TX: nothing was answered yet",
+			 verdict_name(o.verdict),
+			 global_count(fx, SL_CNT_REJECT_LIMITED, false));
+	check_rst(&f, &o, 0, 1001);
+	assert_cnt(fx, SL_CNT_REJECTED, 1);
+	assert_cnt(fx, SL_CNT_REJECT_LIMITED, 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* mark                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -1484,6 +1540,15 @@ static void test_conns_ack_establishes_fin_releases_server_rst_releases(void **s
 	assert_true(get_flow(fx, &a, &flow));
 	assert_int_equal(flow.state, SL_FLOW_ESTABLISHED);
 	assert_int_equal(flow.last_seen_ns, NS_PER_S + 1500 * NS_PER_MS);
+	/* The idle clock is refreshed at most once a second (README). */
+	set_now(fx, 2 * NS_PER_S + 1500 * NS_PER_MS);
+	assert_verdict(send_pkt(fx, &a_ack), VERDICT_PASS);
+	assert_true(get_flow(fx, &a, &flow));
+	assert_int_equal(flow.last_seen_ns, NS_PER_S + 1500 * NS_PER_MS);
+	set_now(fx, 2 * NS_PER_S + 1500 * NS_PER_MS + 1);
+	assert_verdict(send_pkt(fx, &a_ack), VERDICT_PASS);
+	assert_true(get_flow(fx, &a, &flow));
+	assert_int_equal(flow.last_seen_ns, 2 * NS_PER_S + 1500 * NS_PER_MS + 1);
 	assert_true(get_flow(fx, &b, &flow));
 	assert_int_equal(flow.state, SL_FLOW_SYN);
 	assert_conns(fx, &key, 2);
@@ -1891,17 +1956,22 @@ static void test_sweep_releases_idle_half_open_keeps_established(void **state)
 	set_now(fx, est);
 	assert_verdict(send_pkt(fx, &b_ack), VERDICT_PASS);
 
-	/* Idle exactly 3 s is not idle longer than 3 s. */
-	assert_sweep(sweep_at(fx, 4 * NS_PER_S), 2, 0, 0, 0, 0);
-	assert_sweep(sweep_at(fx, 4 * NS_PER_S + 1), 1, 1, 0, 0, 0);
+	/*
+	 * The data path refreshes last-seen at most every SL_FLOW_REFRESH_NS,
+	 * so the sweep waits that long beyond the timeout: idle exactly 3 s
+	 * + 1 s is not idle longer than that.
+	 */
+	assert_sweep(sweep_at(fx, 5 * NS_PER_S), 2, 0, 0, 0, 0);
+	assert_sweep(sweep_at(fx, 5 * NS_PER_S + 1), 1, 1, 0, 0, 0);
 	assert_false(get_flow(fx, &a, NULL));
 	assert_true(get_flow(fx, &b, NULL));
 	assert_conns(fx, &key, 1);
 	/* A sweep is idempotent. */
-	assert_sweep(sweep_at(fx, 4 * NS_PER_S + 1), 1, 0, 0, 0, 0);
+	assert_sweep(sweep_at(fx, 5 * NS_PER_S + 1), 1, 0, 0, 0, 0);
 
-	assert_sweep(sweep_at(fx, est + 60 * NS_PER_S), 1, 0, 0, 0, 0);
-	assert_sweep(sweep_at(fx, est + 60 * NS_PER_S + 1), 0, 0, 1, 0, 1);
+	/* b, last seen at est, goes once 60 s + 1 s have passed since. */
+	assert_sweep(sweep_at(fx, est + 61 * NS_PER_S), 1, 0, 0, 0, 0);
+	assert_sweep(sweep_at(fx, est + 61 * NS_PER_S + 1), 0, 0, 1, 0, 1);
 	assert_flows(fx, 0);
 	assert_int_equal(conn_count(fx, &key), NO_COUNT);
 }
@@ -1958,6 +2028,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_reject_never_answers_icmp_rst_or_later_fragment),
 	TEST(test_reject_budget_2_per_s_burst_2_third_answer_dropped),
 	TEST(test_reject_unanswered_packets_spend_no_reject_budget),
+	TEST(test_reject_ipv6_too_long_to_quote_spends_no_reject_budget),
 
 	TEST(test_mark_over_limit_passes_with_metadata_conforming_unmarked),
 	TEST(test_mark_loses_to_another_rules_drop),

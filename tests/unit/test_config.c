@@ -1025,6 +1025,23 @@ static void test_burst_default_is_100ms_of_the_rate(void **state)
 	config_free(&cfg);
 }
 
+/* Found by the config fuzzer: a default above what an explicit burst may be
+ * made canonical text that did not parse back. */
+static void test_burst_default_caps_at_the_explicit_maximum(void **state)
+{
+	struct sl_config cfg, again;
+	const struct sl_rule_spec *r;
+	struct sl_error err;
+
+	r = rule(&cfg, "rule x rate 10995116776/ms");
+	assert_int_equal(r->limits[0].burst, 1099511627776ull);
+	config_init(&again);
+	assert_int_equal(config_parse_line(&again, r->text, NULL, 0, &err), 0);
+	assert_int_equal(again.rules[0].limits[0].burst, 1099511627776ull);
+	config_free(&again);
+	config_free(&cfg);
+}
+
 static void test_burst_default_floors_one_packet_and_64KB(void **state)
 {
 	struct sl_config cfg;
@@ -1915,6 +1932,7 @@ int main(void)
 		cmocka_unit_test(test_rate_bounds),
 		cmocka_unit_test(test_burst_default_is_100ms_of_the_rate),
 		cmocka_unit_test(test_burst_default_floors_one_packet_and_64KB),
+		cmocka_unit_test(test_burst_default_caps_at_the_explicit_maximum),
 		cmocka_unit_test(test_burst_explicit_packets_and_sizes),
 		cmocka_unit_test(test_burst_errors),
 		cmocka_unit_test(test_rule_takes_up_to_four_rates),
