@@ -55,31 +55,6 @@ static const struct {
 	  offsetof(struct sl_rule_counter, bytes) },
 };
 
-/* The label values are the names `stats --json` uses, in the same order. */
-static const struct {
-	enum sl_counter_index index;
-	const char *name;
-} reasons[] = {
-	{ SL_CNT_DENY, "deny" },
-	{ SL_CNT_BAN, "ban" },
-	{ SL_CNT_RATE, "rate" },
-	{ SL_CNT_WINDOW, "window" },
-	{ SL_CNT_CONNS, "conns" },
-	{ SL_CNT_MALFORMED, "malformed" },
-	{ SL_CNT_BREAKER, "breaker" },
-	{ SL_CNT_CAS_EXHAUSTED, "contention" },
-}, verdicts[] = {
-	{ SL_CNT_RX, "rx" },
-	{ SL_CNT_PASSED, "passed" },
-	{ SL_CNT_DROPPED, "dropped" },
-	{ SL_CNT_ALLOW, "allowed" },
-	{ SL_CNT_NON_IP, "non_ip" },
-	{ SL_CNT_REJECTED, "rejected" },
-	{ SL_CNT_MARKED, "marked" },
-	{ SL_CNT_REJECT_LIMITED, "reject_limited" },
-	{ SL_CNT_FLOWS_FULL, "flows_full" },
-};
-
 /* The verdicts overlap, which a reader summing them must know. */
 #define VERDICT_HELP \
 	" by verdict. rx is every frame seen, and is non_ip + passed + dropped" \
@@ -151,23 +126,23 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 
 	family(f, "sluice_limited_packets_total", "counter",
 	       "Packets limited (in a dry run, that would have been), by reason.");
-	for (i = 0; i < ARRAY_SIZE(reasons); i++)
+	for (i = 0; sl_reason_names[i].name; i++)
 		sample(f, "sluice_limited_packets_total", ifname, "reason",
-		       reasons[i].name, st->cnt[reasons[i].index].packets);
+		       sl_reason_names[i].name, st->cnt[sl_reason_names[i].index].packets);
 	family(f, "sluice_limited_bytes_total", "counter",
 	       "Bytes of the packets limited, by reason.");
-	for (i = 0; i < ARRAY_SIZE(reasons); i++)
+	for (i = 0; sl_reason_names[i].name; i++)
 		sample(f, "sluice_limited_bytes_total", ifname, "reason",
-		       reasons[i].name, st->cnt[reasons[i].index].bytes);
+		       sl_reason_names[i].name, st->cnt[sl_reason_names[i].index].bytes);
 
 	family(f, "sluice_packets_total", "counter", "Frames" VERDICT_HELP);
-	for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+	for (i = 0; sl_total_names[i].name; i++)
 		sample(f, "sluice_packets_total", ifname, "verdict",
-		       verdicts[i].name, st->cnt[verdicts[i].index].packets);
+		       sl_total_names[i].name, st->cnt[sl_total_names[i].index].packets);
 	family(f, "sluice_bytes_total", "counter", "Bytes" VERDICT_HELP);
-	for (i = 0; i < ARRAY_SIZE(verdicts); i++)
+	for (i = 0; sl_total_names[i].name; i++)
 		sample(f, "sluice_bytes_total", ifname, "verdict",
-		       verdicts[i].name, st->cnt[verdicts[i].index].bytes);
+		       sl_total_names[i].name, st->cnt[sl_total_names[i].index].bytes);
 
 	for (i = 0; i < ARRAY_SIZE(gauges); i++) {
 		family(f, gauges[i].name, "gauge", gauges[i].help);

@@ -8,11 +8,8 @@
 #include "batch.h"
 #include "stats.h"
 
-/* JSON names of the reason counters, in sl_counter_index order. */
-static const struct {
-	enum sl_counter_index index;
-	const char *name;
-} reasons[] = {
+/* Names of the counters in stats --json, and label values in the metrics. */
+const struct sl_counter_name sl_reason_names[] = {
 	{ SL_CNT_DENY, "deny" },
 	{ SL_CNT_BAN, "ban" },
 	{ SL_CNT_RATE, "rate" },
@@ -21,7 +18,10 @@ static const struct {
 	{ SL_CNT_MALFORMED, "malformed" },
 	{ SL_CNT_BREAKER, "breaker" },
 	{ SL_CNT_CAS_EXHAUSTED, "contention" },
-}, totals[] = {
+	{ 0, NULL },
+};
+
+const struct sl_counter_name sl_total_names[] = {
 	{ SL_CNT_RX, "rx" },
 	{ SL_CNT_PASSED, "passed" },
 	{ SL_CNT_DROPPED, "dropped" },
@@ -31,9 +31,8 @@ static const struct {
 	{ SL_CNT_MARKED, "marked" },
 	{ SL_CNT_REJECT_LIMITED, "reject_limited" },
 	{ SL_CNT_FLOWS_FULL, "flows_full" },
+	{ 0, NULL },
 };
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static int sum_percpu(int fd, __u32 index, void *out, size_t size, int ncpus)
 {
@@ -188,11 +187,13 @@ void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st)
 			(unsigned long long)c->bytes);
 	}
 	fputs("],\"reasons\":{", f);
-	for (i = 0; i < ARRAY_LEN(reasons); i++)
-		json_counter(f, reasons[i].name, &st->cnt[reasons[i].index], i);
+	for (i = 0; sl_reason_names[i].name; i++)
+		json_counter(f, sl_reason_names[i].name,
+			     &st->cnt[sl_reason_names[i].index], i);
 	fputs("},\"totals\":{", f);
-	for (i = 0; i < ARRAY_LEN(totals); i++)
-		json_counter(f, totals[i].name, &st->cnt[totals[i].index], i);
+	for (i = 0; sl_total_names[i].name; i++)
+		json_counter(f, sl_total_names[i].name,
+			     &st->cnt[sl_total_names[i].index], i);
 	fprintf(f, "},\"keys_tracked\":%llu,\"keys_capacity\":%llu,"
 		"\"flows_tracked\":%llu,\"flows_capacity\":%llu}\n",
 		st->keys_tracked, st->keys_capacity, st->flows_tracked,
@@ -220,12 +221,12 @@ void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
 			(unsigned long long)c->marked, (unsigned long long)c->bytes);
 	}
 	fprintf(f, "\n%-20s %12s %14s\n", "COUNTER", "PACKETS", "BYTES");
-	for (i = 0; i < ARRAY_LEN(totals); i++)
-		fprintf(f, "%-20s %12llu %14llu\n", totals[i].name,
-			(unsigned long long)st->cnt[totals[i].index].packets,
-			(unsigned long long)st->cnt[totals[i].index].bytes);
-	for (i = 0; i < ARRAY_LEN(reasons); i++)
-		fprintf(f, "%-20s %12llu %14llu\n", reasons[i].name,
-			(unsigned long long)st->cnt[reasons[i].index].packets,
-			(unsigned long long)st->cnt[reasons[i].index].bytes);
+	for (i = 0; sl_total_names[i].name; i++)
+		fprintf(f, "%-20s %12llu %14llu\n", sl_total_names[i].name,
+			(unsigned long long)st->cnt[sl_total_names[i].index].packets,
+			(unsigned long long)st->cnt[sl_total_names[i].index].bytes);
+	for (i = 0; sl_reason_names[i].name; i++)
+		fprintf(f, "%-20s %12llu %14llu\n", sl_reason_names[i].name,
+			(unsigned long long)st->cnt[sl_reason_names[i].index].packets,
+			(unsigned long long)st->cnt[sl_reason_names[i].index].bytes);
 }

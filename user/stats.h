@@ -24,6 +24,15 @@ struct sl_stats {
 	unsigned long long flows_tracked, flows_capacity;
 };
 
+struct sl_counter_name {
+	enum sl_counter_index index;
+	const char *name;
+};
+
+/* The reason and total counters by name, each list ending with a NULL name. */
+extern const struct sl_counter_name sl_reason_names[];
+extern const struct sl_counter_name sl_total_names[];
+
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 		struct sl_error *err);
 
