@@ -396,6 +396,7 @@ static __always_inline void unreserve(struct rule_walk *w)
 static __always_inline void track_flow(struct rule_walk *w, const struct sl_pkt *pkt)
 {
 	struct sl_flow_key fk = {};
+	__u32 i;
 	long err;
 
 	if (!w->flow.n_keys)
@@ -405,6 +406,11 @@ static __always_inline void track_flow(struct rule_walk *w, const struct sl_pkt 
 		return;
 	}
 	flow_key(pkt, 0, &fk);
+	/* Slots past n_keys may hold an earlier packet's keys: never read,
+	 * but the entry should not carry them. */
+	for (i = 0; i < SL_FLOW_RULES; i++)
+		if (i >= w->flow.n_keys)
+			__builtin_memset(&w->flow.keys[i], 0, sizeof(w->flow.keys[i]));
 	w->flow.last_seen_ns = w->now;
 	w->flow.state = SL_FLOW_SYN;
 	err = bpf_map_update_elem(&sl_flows, &fk, &w->flow, BPF_NOEXIST);
@@ -462,6 +468,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct rule_walk *w;
 	struct walk_ref ref;
 	struct sl_cfg *cfg;
+	int conns, retransmit = 0;
+	__u64 now;
 	__u32 zero = 0, gen, l4_index, port_index;
 	__u64 rules, *bits;
 	int res;
@@ -515,16 +523,18 @@ int sluice_xdp(struct xdp_md *ctx)
 		rules &= *bits;
 	}
 
-	w = bpf_map_lookup_elem(&sl_walk, &zero);
-	if (!w)
+	conns = rules & hdr->conns && pkt.proto == IPPROTO_TCP && !pkt.later_fragment;
+	if (!pkt.tcp_syn)
+		rules &= ~hdr->syn;
+	if (!rules && !conns)
 		return finish(XDP_PASS, len);
-	__builtin_memset(w, 0, sizeof(*w));
-	w->now = sl_now();
+
+	now = sl_now();
 	/* Connection bookkeeping sees every packet of a conns rule's flows,
 	 * whatever `syn` restricts the limits to. */
-	if (rules & hdr->conns && pkt.proto == IPPROTO_TCP && !pkt.later_fragment) {
+	if (conns) {
 		if (!pkt.tcp_syn) {
-			follow_flow(&pkt, w->now);
+			follow_flow(&pkt, now);
 		} else {
 			struct sl_flow_key fk = {};
 			struct sl_flow *flow;
@@ -532,26 +542,34 @@ int sluice_xdp(struct xdp_md *ctx)
 			flow_key(&pkt, 0, &fk);
 			flow = bpf_map_lookup_elem(&sl_flows, &fk);
 			if (flow) {
-				flow_touch(flow, w->now, 0);
-				w->skip_conns = 1;
+				flow_touch(flow, now, 0);
+				retransmit = 1;
 			}
 		}
 	}
-
-	if (!pkt.tcp_syn)
-		rules &= ~hdr->syn;
 	if (!rules)
 		return finish(XDP_PASS, len);
 
+	w = bpf_map_lookup_elem(&sl_walk, &zero);
+	if (!w)
+		return finish(XDP_PASS, len);
+	/* Every field the walk reads, set here: clearing the whole scratch
+	 * area would cost each packet more than the rest of this setup. */
 	w->family = pkt.family;
 	w->dport = pkt.dport;
 	__builtin_memcpy(w->saddr, pkt.saddr, 16);
 	w->tcp_syn = pkt.tcp_syn;
 	w->rules = rules;
+	w->now = now;
 	w->gen = gen;
 	w->len = len;
 	w->dry_run = cfg->dry_run;
 	w->action = SL_ACT_PASS;
+	w->mark = 0;
+	w->limited = 0;
+	w->skip_conns = retransmit;
+	w->conns_action = SL_ACT_PASS;
+	w->flow.n_keys = 0;
 	ref.w = w;
 	bpf_loop(SL_MAX_RULES, apply_rule, &ref, 0);
 	track_flow(w, &pkt);

@@ -374,11 +374,16 @@ client_addr() {
 # start_counter NAME PORT [udp_count.py args...]: a receiver in the server ns,
 # writing its JSON to $TMP_DIR/NAME.json; returns once its socket is bound.
 start_counter() {
-	local name=$1 port=$2 i
-	shift 2
+	start_counter_in "$NS_SERVER" "$@"
+}
+
+# start_counter_in NS NAME PORT [args...]: the same, in namespace NS.
+start_counter_in() {
+	local ns=$1 name=$2 port=$3 i
+	shift 3
 	# A name can be reused: never take the last run's ready file for ours.
 	rm -f "$TMP_DIR/$name.ready" "$TMP_DIR/$name.json"
-	nsenter --net="/run/netns/$NS_SERVER" "$PY" "$TOOLS_DIR/udp_count.py" \
+	nsenter --net="/run/netns/$ns" "$PY" "$TOOLS_DIR/udp_count.py" \
 		--port "$port" --ready-file "$TMP_DIR/$name.ready" "$@" \
 		>"$TMP_DIR/$name.json" 2>"$TMP_DIR/$name.err" &
 	BG_PIDS+=($!)

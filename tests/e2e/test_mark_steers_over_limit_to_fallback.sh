@@ -62,24 +62,6 @@ for o in json.load(sys.stdin)["nftables"]:
 '
 }
 
-# start_fb_counter NAME PORT ARGS...: start_counter, in the fallback ns.
-start_fb_counter() {
-	local name=$1 port=$2 i
-	shift 2
-	rm -f "$TMP_DIR/$name.ready" "$TMP_DIR/$name.json"
-	nsenter --net="/run/netns/$NS_FB" "$PY" "$TOOLS_DIR/udp_count.py" \
-		--port "$port" --ready-file "$TMP_DIR/$name.ready" "$@" \
-		>"$TMP_DIR/$name.json" 2>"$TMP_DIR/$name.err" &
-	BG_PIDS+=($!)
-	eval "COUNTER_PID_$name=$!"
-	for i in $(seq 100); do
-		[ -e "$TMP_DIR/$name.ready" ] && return 0
-		kill -0 "$!" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "receiver $name did not start: $(cat "$TMP_DIR/$name.err")"
-}
-
 conf=$(write_conf mark.conf <<CONF
 rule m proto udp dport $PORT key src rate $RATE/s burst $BURST action mark $MARK
 CONF
@@ -92,7 +74,7 @@ round() {
 	check "$mode: over-limit datagrams reach the fallback, conforming ones the server"
 	marked0=$(nft_count marked) unmarked0=$(nft_count unmarked)
 	start_counter normal "$PORT" --idle 1.5
-	start_fb_counter fb "$PORT" --idle 1.5 --start-timeout 5
+	start_counter_in "$NS_FB" fb "$PORT" --idle 1.5 --start-timeout 5
 	SEND_JSON=$(send_udp "$CLIENT4" "$SERVER4" "$PORT" "$PPS" "$SECS") || exit 1
 	sent=$(json_field "$SEND_JSON" 'd["sent"]')
 	elapsed=$(json_field "$SEND_JSON" 'd["elapsed"]')
