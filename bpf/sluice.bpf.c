@@ -39,6 +39,12 @@ struct rule_walk {
 	__u32 tcp_syn;
 	__u32 skip_conns;	/* a retransmitted SYN of a tracked flow */
 	__u32 conns_action;	/* what to do if the flow cannot be tracked */
+	/* The first matching rule refused the packet in a way that lasts
+	 * until refused_until: worth remembering (see struct sl_refusal). */
+	__u32 remember;
+	__u32 refused_slot;
+	__u32 refused_reason;
+	__u64 refused_until;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 };
@@ -283,6 +289,12 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 		}
 		if (ok > 0)
 			continue;
+		if (!ok && lim->kind == SL_LIMIT_RATE)
+			w->refused_until = sl_gcra_refused_until(
+				*(volatile __u64 *)&st->word[i],
+				lim->unit == SL_UNIT_BYTES ? 0 :
+				sl_gcra_cost_ns(lim->rate.interval_fp, 1),
+				lim->rate.tolerance_ns);
 		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
@@ -356,8 +368,93 @@ static long apply_rule(__u32 iteration, void *ctx)
 		return 1;
 	default:
 		rc->dropped++;
+		if (!iteration && rule->flags & SL_RULE_F_REMEMBER) {
+			w->remember = 1;
+			w->refused_slot = rule->slot;
+			w->refused_reason = reason;
+		}
 		return 1;
 	}
+}
+
+static __always_inline __u32 refusal_slot(const struct sl_pkt *pkt)
+{
+	__u32 h = 0, i;
+
+	for (i = 0; i < 16; i += 4)
+		h ^= *(__u32 *)&pkt->saddr[i];
+	h ^= pkt->dport;
+	return (h * 0x9e3779b1u) >> 24;	/* SL_REFUSAL_SLOTS == 1 << 8 */
+}
+
+static __always_inline int same_packet_shape(const struct sl_refusal *r,
+					     const struct sl_pkt *pkt, __u32 gen)
+{
+	const __u32 *a = (const __u32 *)r->saddr, *b = (const __u32 *)pkt->saddr;
+
+	return r->gen == gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
+	       a[3] == b[3] &&
+	       r->dport == pkt->dport && r->family == pkt->family &&
+	       r->proto == pkt->proto && r->has_ports == pkt->has_ports &&
+	       r->tcp_syn == pkt->tcp_syn;
+}
+
+/*
+ * A packet shaped like one refused moments ago by a rule whose refusal
+ * still holds is refused again, counted as the walk would have counted it.
+ */
+static __always_inline int refused_again(const struct sl_cfg *cfg,
+					 const struct sl_pkt *pkt, __u32 len)
+{
+	__u32 index = refusal_slot(pkt);
+	struct sl_rule_counter *rc;
+	struct sl_refusal *r;
+
+	r = bpf_map_lookup_elem(&sl_refusals, &index);
+	if (!r || !r->until_ns || cfg->dry_run || !same_packet_shape(r, pkt, cfg->gen))
+		return 0;
+	if (bpf_jiffies64() >= r->until_jiffies && sl_now() >= r->until_ns) {
+		r->until_ns = 0;
+		return 0;
+	}
+	rc = bpf_map_lookup_elem(&sl_rcnt, &r->slot);
+	if (rc) {
+		rc->matched++;
+		rc->bytes += len;
+		rc->limited++;
+		rc->dropped++;
+	}
+	count(r->reason, len);
+	return 1;
+}
+
+static __always_inline void remember_refusal(const struct sl_cfg *cfg,
+					     const struct sl_pkt *pkt,
+					     const struct rule_walk *w)
+{
+	__u32 index = refusal_slot(pkt);
+	struct sl_refusal *r;
+	__u64 ticks;
+
+	if (w->refused_until <= w->now)
+		return;
+	r = bpf_map_lookup_elem(&sl_refusals, &index);
+	if (!r)
+		return;
+	__builtin_memcpy(r->saddr, pkt->saddr, 16);
+	r->gen = cfg->gen;
+	r->dport = pkt->dport;
+	r->family = pkt->family;
+	r->proto = pkt->proto;
+	r->has_ports = pkt->has_ports;
+	r->tcp_syn = pkt->tcp_syn;
+	r->slot = w->refused_slot;
+	r->reason = w->refused_reason;
+	r->until_ns = w->refused_until;
+	/* Jiffies never run ahead of the clock, so a jiffy deadline a whole
+	 * tick short of until_ns is passed only after until_ns is. */
+	ticks = cfg->tick_ns && !sl_use_test_clock ? (w->refused_until - w->now) / cfg->tick_ns : 0;
+	r->until_jiffies = ticks > 1 ? bpf_jiffies64() + ticks - 1 : 0;
 }
 
 static __always_inline const struct sl_src_val *lookup_src(const struct sl_pkt *pkt,
@@ -491,6 +588,9 @@ int sluice_xdp(struct xdp_md *ctx)
 		return finish(XDP_PASS, len);
 	}
 
+	if (refused_again(cfg, &pkt, len))
+		return finish(XDP_DROP, len);
+
 	gen = cfg->gen & 1;
 	hdr = &cfg->hdr[gen];
 	src = lookup_src(&pkt, gen);
@@ -570,9 +670,13 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->skip_conns = retransmit;
 	w->conns_action = SL_ACT_PASS;
 	w->flow.n_keys = 0;
+	w->remember = 0;
+	w->refused_until = 0;
 	ref.w = w;
 	bpf_loop(SL_MAX_RULES, apply_rule, &ref, 0);
 	track_flow(w, &pkt);
+	if (w->remember && !conns && !w->dry_run)
+		remember_refusal(cfg, &pkt, w);
 
 	if (!w->limited)
 		return finish(XDP_PASS, len);

@@ -38,6 +38,7 @@
 #define SL_MAP_FLOWS		"sl_flows"
 #define SL_MAP_CONNS		"sl_conns"
 #define SL_MAP_REJECT		"sl_reject"
+#define SL_MAP_REFUSALS		"sl_refusals"
 #define SL_PIN_LINK_XDP		"link_xdp"
 #define SL_PIN_LINK_TC_IN	"link_tc_in"
 #define SL_PIN_LINK_TC_OUT	"link_tc_out"
@@ -143,6 +144,14 @@ struct sl_limit {
 	};
 };
 
+/*
+ * The rule's refusals may be remembered per CPU (see struct sl_refusal): it
+ * drops, and its only limits are rates, whose refusal lasts until a time the
+ * refusing packet can compute. Nothing else the rule does (windows, conns,
+ * reject answers, marks) would be repeated by a remembered refusal.
+ */
+#define SL_RULE_F_REMEMBER	(1u << 0)
+
 struct sl_rule {
 	__u32 uid;		/* unique per rule ever created: keys its state */
 	__u32 slot;		/* counter slot, stable across reloads */
@@ -152,7 +161,8 @@ struct sl_rule {
 	__u8 prefix6;
 	__u8 n_limits;
 	__u8 conns_limit;	/* index of the conns limit + 1; 0: none */
-	__u8 pad[2];
+	__u8 flags;		/* SL_RULE_F_* */
+	__u8 pad;
 	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
 	__u32 pad2;
 	struct sl_limit limits[SL_MAX_LIMITS];
@@ -183,6 +193,10 @@ struct sl_cfg {
 	__u64 reject_count;
 	__u64 reject_period_ns;
 	__u64 reject_burst;
+	/* Nanoseconds per jiffy (clock_getres of CLOCK_MONOTONIC_COARSE), so
+	 * a remembered refusal can be timed without reading the clock; 0
+	 * turns that off. */
+	__u64 tick_ns;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
 };
 
@@ -306,6 +320,33 @@ struct sl_ctl {
 struct sl_meta {
 	__u32 magic;
 	__u32 mark;
+};
+
+/*
+ * A flood from one source over its limit is refused packet after packet
+ * until a time the first refusal can compute (the rate's TAT less its
+ * tolerance). Each CPU remembers recent refusals in a small direct-mapped
+ * table, keyed by everything classification reads (source, family,
+ * protocol, port, SYN) and by the rule-set generation, so a repeat is
+ * refused without the source trie, the rule walk, the key map or, until
+ * the last jiffy, the clock. Only the first rule a packet matches is
+ * remembered: no earlier rule would have been charged for it.
+ */
+#define SL_REFUSAL_SLOTS	256
+
+struct sl_refusal {
+	__u8 saddr[16];
+	__u32 gen;		/* sl_cfg.gen, all of it: any rule change forgets */
+	__u16 dport;
+	__u8 family;
+	__u8 proto;
+	__u8 has_ports;
+	__u8 tcp_syn;
+	__u8 pad[2];
+	__u32 slot;		/* the refusing rule's counter slot */
+	__u32 reason;		/* enum sl_counter_index */
+	__u64 until_ns;		/* refused while now < until_ns */
+	__u64 until_jiffies;	/* refused while jiffies < this, clock unread */
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

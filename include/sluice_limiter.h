@@ -116,6 +116,22 @@ static inline int sl_gcra_conform(__u64 tat, __u64 now, __u64 cost_ns,
 }
 
 /*
+ * Until when a refused key goes on refusing every packet that costs at
+ * least min_cost_ns: refusal is now + (tat - now) + cost > tolerance, so it
+ * holds while now < tat + cost - tolerance, whatever other CPUs do
+ * meanwhile (they only move the TAT later). 0 when it does not hold even
+ * now. Refunds, which move a TAT back, come from a rule's later limits, and
+ * only make a remembered refusal last up to one cost too long.
+ */
+static inline __u64 sl_gcra_refused_until(__u64 tat, __u64 min_cost_ns,
+					  __u64 tolerance_ns)
+{
+	if (tat > SL_U64_MAX - min_cost_ns || tat + min_cost_ns <= tolerance_ns)
+		return 0;
+	return tat + min_cost_ns - tolerance_ns;
+}
+
+/*
  * Sliding-window counter: the count admitted in the current fixed window
  * plus the previous window's count weighted by the share of it the sliding
  * window still covers. One 64-bit word holds the current window's index

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -102,6 +103,19 @@ static int zero_counters(const struct sl_maps *maps, __u32 slot)
  * Rules keep their counter slot and, while their key is unchanged, the uid
  * that names their limiter state: a reload never resets a budget.
  */
+/* See SL_RULE_F_REMEMBER. */
+static bool refusals_repeat(const struct sl_rule_spec *spec)
+{
+	unsigned i;
+
+	if (spec->action != SL_ACT_DROP)
+		return false;
+	for (i = 0; i < spec->n_limits; i++)
+		if (spec->limits[i].kind != SL_LIMIT_RATE)
+			return false;
+	return true;
+}
+
 static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf,
 			struct sl_cfg *cfg, struct sl_rule *out)
 {
@@ -167,6 +181,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 			if (spec->limits[j].kind == SL_LIMIT_CONNS)
 				r->conns_limit = j + 1;
 		}
+		r->flags = refusals_repeat(spec) ? SL_RULE_F_REMEMBER : 0;
 	}
 	return 0;
 }
@@ -538,6 +553,16 @@ static void set_reject_limit(const struct sl_config *conf, struct sl_cfg *cfg)
 	cfg->reject_burst = conf->reject_limit.burst;
 }
 
+/* The jiffy, as the coarse clock reports its resolution; 0 if it will not. */
+static __u64 clock_tick_ns(void)
+{
+	struct timespec res;
+
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		return 0;
+	return (__u64)res.tv_sec * 1000000000ull + res.tv_nsec;
+}
+
 int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		   struct sl_error *err)
 {
@@ -567,6 +592,7 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	 * only its lowest bit, which lives in one byte, so a reader racing the
 	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
+	cfg.tick_ns = clock_tick_ns();
 	set_conn_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);

@@ -131,12 +131,16 @@ static const char *const other_rules[15] = {
 
 /* Over its limit from the second packet on: the common case of a flood. */
 #define RULE_LIMITED	"rule udp-pps proto udp key src rate 1/m burst 1 action drop"
+/* Over its limit too, but its refusals last under a jiffy: a remembered
+ * refusal is timed by the clock, not by jiffies. */
+#define RULE_LIMITED_FAST "rule udp-fast proto udp key src rate 400/s burst 1 action drop"
 /* Never over its limit at any speed a test run reaches. */
 #define RULE_CONFORM(n)	"rule udp-ok" #n " proto udp key src rate 100000000/s burst 100000000 action drop"
 
 enum ruleset_id {
 	RS_EMPTY,
 	RS_1_LIMITED,
+	RS_1_LIMITED_FAST,
 	RS_1_CONFORM,
 	RS_16_LAST,
 	RS_16_FIRST,
@@ -198,6 +202,9 @@ static void build_ruleset(int id, struct sl_config *c)
 	case RS_1_LIMITED:
 		add_line(c, RULE_LIMITED);
 		break;
+	case RS_1_LIMITED_FAST:
+		add_line(c, RULE_LIMITED_FAST);
+		break;
 	case RS_1_CONFORM:
 		add_line(c, RULE_CONFORM(0));
 		break;
@@ -233,6 +240,7 @@ static struct bench_case cases[] = {
 	{ "xdp_drop", "bare XDP_DROP (test-run floor)", F_IP4_UDP, -1, XDP_DROP },
 	{ "parse_only", "parse only: no rules, IPv4 UDP", F_IP4_UDP, RS_EMPTY, XDP_PASS },
 	{ "rule1_limited", "1 rule, over its limit (drop)", F_IP4_UDP, RS_1_LIMITED, XDP_DROP },
+	{ "rule1_limited_fast", "1 rule 400/s (refusals shorter than a jiffy), over its limit", F_IP4_UDP, RS_1_LIMITED_FAST, XDP_DROP },
 	{ "rule1_conform", "1 rule, within its limit (pass)", F_IP4_UDP, RS_1_CONFORM, XDP_PASS },
 	{ "rules16_last", "16 rules, the matching one last (drop)", F_IP4_UDP, RS_16_LAST, XDP_DROP },
 	{ "rules16_first", "16 rules, the matching one first (drop)", F_IP4_UDP, RS_16_FIRST, XDP_DROP },

@@ -1038,6 +1038,90 @@ static void test_rule_from_cidr_applies_only_to_those_sources(void **state)
 	assert_rule(fx, "r1", 3, 2, 1, 1);
 }
 
+/*
+ * A refusal that will hold for a while is remembered per CPU, and repeats
+ * are refused without the rule walk. The probe: forget the key's state
+ * behind the program's back. A walk would find a fresh key and admit; the
+ * remembered refusal drops, counted as the walk counts, and ends exactly
+ * when the limit would have let the next packet in.
+ */
+static void test_remembered_refusal_repeats_until_the_rate_allows(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt other_port = dns4, other_src = dns4;
+	struct sl_key key, next;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 10/s burst 1 action drop");
+	set_now(fx, NS_PER_S);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_int_equal(bpf_map_get_next_key(fx->maps.keys, NULL, &next), 0);
+	key = next;
+	assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
+
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_int_equal(count_keys(fx), 0);
+	assert_rule(fx, "r1", 3, 1, 2, 2);
+	assert_cnt(fx, SL_CNT_RATE, 2);
+	assert_cnt(fx, SL_CNT_DROPPED, 2);
+
+	/* Only the same shape of packet: another port or source walks. */
+	other_port.dport = 54;
+	assert_verdict(send_pkt(fx, &other_port), VERDICT_PASS);
+	other_src.src = "192.0.2.77";
+	assert_verdict(send_pkt(fx, &other_src), VERDICT_PASS);
+
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS - 1);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+}
+
+/* A new rule set, a new set entry or a dry run is obeyed at once. */
+static void test_remembered_refusal_forgotten_on_reload_and_dry_run(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/m burst 1 action drop");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+
+	assert_int_equal(ruleset__set_dry_run(&fx->maps, true), 0);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_int_equal(ruleset__set_dry_run(&fx->maps, false), 0);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/m burst 1 action drop",
+		  "allow " DEFAULT_SRC4 "/32");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_cnt(fx, SL_CNT_ALLOW, 1);
+}
+
+/* Rules whose refusal is more than a rate's drop are never remembered. */
+static void test_refusals_of_windows_and_rejects_always_walk(void **state)
+{
+	static const char *const rules[] = {
+		"rule w1 proto udp dport 53 key src window 1/m action drop",
+		"rule r1 proto udp dport 53 key src rate 1/m burst 1 action reject",
+	};
+	struct fx *fx = *state;
+	struct xdp_out out;
+	struct sl_key key;
+	struct frame f;
+	size_t i;
+
+	build(&dns4, &f);
+	for (i = 0; i < ARRAY_SIZE(rules); i++) {
+		configure(fx, rules[i]);
+		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+		run_xdp(fx, f.b, f.len, &out);
+		assert_int_not_equal(out.verdict, VERDICT_PASS);
+		assert_int_equal(bpf_map_get_next_key(fx->maps.keys, NULL, &key), 0);
+		assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
+		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	}
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reloads and generations                                                   */
 /* ------------------------------------------------------------------------ */
@@ -1239,6 +1323,9 @@ static const struct CMUnitTest policy_tests[] = {
 	TEST(test_ipv6_allow_and_deny_sets),
 	TEST(test_rule_from_cidr_applies_only_to_those_sources),
 
+	TEST(test_remembered_refusal_repeats_until_the_rate_allows),
+	TEST(test_remembered_refusal_forgotten_on_reload_and_dry_run),
+	TEST(test_refusals_of_windows_and_rejects_always_walk),
 	TEST(test_reload_keeps_budgets_and_counters),
 	TEST(test_reload_with_changed_key_starts_fresh_budget),
 	TEST(test_reload_new_rule_in_freed_slot_starts_at_zero),

@@ -1696,6 +1696,48 @@ static void test_edge_conform_matches_int128_reference(void **state UNUSED)
 
 /* ---- interval ------------------------------------------------------- */
 
+/*
+ * sl_gcra_refused_until is what lets the data path refuse repeats without
+ * the limiter: before the time it returns, every cost of at least
+ * min_cost is refused by sl_gcra_conform on the same TAT (and on any later
+ * one); at that time, a cost of exactly min_cost is admitted when the
+ * tolerance can hold it at all, so the remembered refusal costs a steady
+ * sender nothing.
+ */
+static void test_refused_until_is_exactly_when_conform_admits_again(void **state UNUSED)
+{
+	__u64 seed = 0xfeedfacecafebeefull, tight = 0, held = 0;
+
+	for (int i = 0; i < 1000000; i++) {
+		__u64 tol = rnd(&seed) >> (rnd(&seed) & 63);
+		__u64 min_cost = (rnd(&seed) & 3) ? rnd(&seed) >> (rnd(&seed) & 63) : 0;
+		__u64 tat = rnd(&seed) >> (rnd(&seed) & 7);
+		__u64 until = sl_gcra_refused_until(tat, min_cost, tol), now, cost, next;
+
+		if ((u128)tat + min_cost <= tol || (u128)tat + min_cost > SL_U64_MAX) {
+			assert_int_equal(until, 0);
+			continue;
+		}
+		assert_true(until == tat + min_cost - tol);
+		now = until - 1 - (rnd(&seed) & 1 ? rnd(&seed) % until : 0);
+		cost = min_cost + ((rnd(&seed) & 1) ? rnd(&seed) >> (rnd(&seed) & 63) : 0);
+		if (cost < min_cost)
+			cost = min_cost;
+		if (sl_gcra_conform(tat, now, cost, tol, &next))
+			fail_msg("tat %llu tol %llu min_cost %llu: cost %llu admitted at %llu < %llu",
+				 (unsigned long long)tat, (unsigned long long)tol,
+				 (unsigned long long)min_cost, (unsigned long long)cost,
+				 (unsigned long long)now, (unsigned long long)until);
+		held++;
+		if (min_cost && min_cost <= tol && until <= SL_U64_MAX - tol - min_cost) {
+			assert_int_equal(sl_gcra_conform(tat, until, min_cost, tol, &next), 1);
+			tight++;
+		}
+	}
+	assert_true(held > 100000);
+	assert_true(tight > 10000);
+}
+
 static void test_interval_fp_matches_int128_reference(void **state UNUSED)
 {
 	static const struct {
@@ -2464,6 +2506,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_idle_key_admits_exactly_burst_at_once),
+		cmocka_unit_test(test_refused_until_is_exactly_when_conform_admits_again),
 		cmocka_unit_test(test_steady_rate_admits_burst_plus_rate_times_t),
 		cmocka_unit_test(test_steady_rate_3_and_7_per_s_exact_over_1e6_s),
 		cmocka_unit_test(test_steady_rate_3_and_7_per_s_no_early_admit_after_1e6_s),
