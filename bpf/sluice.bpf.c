@@ -384,7 +384,7 @@ static __always_inline __u32 refusal_slot(const struct sl_pkt *pkt)
 	for (i = 0; i < 16; i += 4)
 		h ^= *(__u32 *)&pkt->saddr[i];
 	h ^= pkt->dport;
-	return (h * 0x9e3779b1u) >> 24;	/* SL_REFUSAL_SLOTS == 1 << 8 */
+	return (h * 0x9e3779b1u) >> (32 - SL_REFUSAL_BITS);
 }
 
 static __always_inline int same_packet_shape(const struct sl_refusal *r,
