@@ -399,6 +399,12 @@ static __always_inline int same_packet_shape(const struct sl_refusal *r,
 	       r->tcp_syn == pkt->tcp_syn;
 }
 
+/* Whether the low 32 bits of jiffies are still before deadline (0: none). */
+static __always_inline int before_jiffy(__u32 deadline)
+{
+	return deadline && (__s32)((__u32)bpf_jiffies64() - deadline) < 0;
+}
+
 /*
  * A packet shaped like one refused moments ago by a rule whose refusal
  * still holds is refused again, counted as the walk would have counted it.
@@ -406,18 +412,19 @@ static __always_inline int same_packet_shape(const struct sl_refusal *r,
 static __always_inline int refused_again(const struct sl_cfg *cfg,
 					 const struct sl_pkt *pkt, __u32 len)
 {
-	__u32 index = refusal_slot(pkt);
+	__u32 index = refusal_slot(pkt), slot;
 	struct sl_rule_counter *rc;
 	struct sl_refusal *r;
 
 	r = bpf_map_lookup_elem(&sl_refusals, &index);
 	if (!r || !r->until_ns || cfg->dry_run || !same_packet_shape(r, pkt, cfg->gen))
 		return 0;
-	if (bpf_jiffies64() >= r->until_jiffies && sl_now() >= r->until_ns) {
+	if (!before_jiffy(r->until_jiffies) && sl_now() >= r->until_ns) {
 		r->until_ns = 0;
 		return 0;
 	}
-	rc = bpf_map_lookup_elem(&sl_rcnt, &r->slot);
+	slot = r->slot;
+	rc = bpf_map_lookup_elem(&sl_rcnt, &slot);
 	if (rc) {
 		rc->matched++;
 		rc->bytes += len;
@@ -453,8 +460,11 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	r->until_ns = w->refused_until;
 	/* Jiffies never run ahead of the clock, so a jiffy deadline a whole
 	 * tick short of until_ns is passed only after until_ns is. */
-	ticks = cfg->tick_ns && !sl_use_test_clock ? (w->refused_until - w->now) / cfg->tick_ns : 0;
-	r->until_jiffies = ticks > 1 ? bpf_jiffies64() + ticks - 1 : 0;
+	ticks = 0;
+	if (cfg->tick_ns && !sl_use_test_clock)
+		ticks = (w->refused_until - w->now) / cfg->tick_ns;
+	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
+			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
 }
 
 static __always_inline const struct sl_src_val *lookup_src(const struct sl_pkt *pkt,

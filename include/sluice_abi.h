@@ -343,11 +343,12 @@ struct sl_refusal {
 	__u8 proto;
 	__u8 has_ports;
 	__u8 tcp_syn;
-	__u8 pad[2];
-	__u32 slot;		/* the refusing rule's counter slot */
-	__u32 reason;		/* enum sl_counter_index */
+	__u8 slot;		/* the refusing rule's counter slot */
+	__u8 reason;		/* enum sl_counter_index */
+	/* Refused while jiffies (their low 32 bits) are before this, without
+	 * reading the clock; 0: ask the clock. */
+	__u32 until_jiffies;
 	__u64 until_ns;		/* refused while now < until_ns */
-	__u64 until_jiffies;	/* refused while jiffies < this, clock unread */
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

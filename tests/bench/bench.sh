@@ -23,7 +23,8 @@
 #
 # Knobs (environment): BENCH_REPS (5), BENCH_WARMUP (1.2 s; BENCH_WARMUP_1M
 # 3.5 s for a million sources), BENCH_WINDOW (1.5 s), BENCH_ACC_SECONDS (10),
-# BENCH_SECTIONS (any of: throughput nspp accuracy scale spoof plot).
+# BENCH_SECTIONS (any of: throughput nspp accuracy scale spoof plot),
+# BENCH_SOURCES (the throughput source counts: 1 1000 65536 1000000 random).
 set -u -o pipefail
 
 OUT=${1:-build}
@@ -330,7 +331,7 @@ cells_for() {
 	random) echo a bL ;;
 	esac
 }
-SOURCE_COUNTS="1 1000 65536 1000000 random"
+SOURCE_COUNTS=${BENCH_SOURCES:-1 1000 65536 1000000 random}
 
 section_throughput() {
 	local rep n cfg
