@@ -332,7 +332,7 @@ struct sl_meta {
  * the last jiffy, the clock. Only the first rule a packet matches is
  * remembered: no earlier rule would have been charged for it.
  */
-#define SL_REFUSAL_BITS		12
+#define SL_REFUSAL_BITS		14
 #define SL_REFUSAL_SLOTS	(1u << SL_REFUSAL_BITS)
 
 struct sl_refusal {
