@@ -27,7 +27,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -DSLUICE_VERSION=\"$(VERSION)\" -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	-Wno-format-truncation -std=gnu11 \
 	-Iinclude -Iuser -I$(OUT) $(LIBBPF_CFLAGS) -MMD -MP
-LDLIBS  += $(LIBBPF_LIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -lpthread
+LDLIBS  += $(LIBBPF_LIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) \
+	$(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis) -lpthread
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))

@@ -16,6 +16,7 @@
 #include "parse.bpf.h"
 #include "conns.bpf.h"
 #include "reject.bpf.h"
+#include "cluster.bpf.h"
 
 /*
  * The walk's state is handed to global functions, after which the verifier
@@ -265,9 +266,11 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 /*
  * Returns the reason counter of the first limit the packet breaks, or 0.
  * Global, like spend(), to keep the verifier's work linear in the rules.
+ * local: a scope cluster key's share of the rule's limits, or NULL.
  */
 __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *key,
-			      struct sl_key_state *st, struct rule_walk *w)
+			      struct sl_key_state *st, struct rule_walk *w,
+			      const struct sl_clu_limits *local)
 {
 	__u32 i, j, reason;
 	int ok;
@@ -275,7 +278,7 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 	if (!rule || !key || !st || !w)
 		return SL_CNT_RATE;
 	for (i = 0; i < SL_MAX_LIMITS; i++) {
-		const struct sl_limit *lim = &rule->limits[i];
+		const struct sl_limit *lim = local_limit(rule, local, i);
 
 		if (i >= rule->n_limits)
 			break;
@@ -298,7 +301,8 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
-				refund(&st->word[j], &rule->limits[j], w->now, w->len);
+				refund(&st->word[j], local_limit(rule, local, j),
+				       w->now, w->len);
 		return reason;
 	}
 	return 0;
@@ -341,7 +345,9 @@ static long apply_rule(__u32 iteration, void *ctx)
 	 * No state even after an insert: the LRU could not hand out an entry.
 	 * Refusing is the only answer that keeps the limit a limit.
 	 */
-	reason = st ? check_limits(rule, &key, st, w) : SL_CNT_RATE;
+	reason = st ? check_limits(rule, &key, st, w, cluster_limits(rule, &key)) :
+		      SL_CNT_RATE;
+	cluster_count(rule, &key, w->len, !reason);
 	if (!reason) {
 		rc->passed++;
 		return 0;

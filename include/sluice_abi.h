@@ -162,7 +162,7 @@ struct sl_rule {
 	__u8 n_limits;
 	__u8 conns_limit;	/* index of the conns limit + 1; 0: none */
 	__u8 flags;		/* SL_RULE_F_* */
-	__u8 pad;
+	__u8 cluster;		/* SL_CLUSTER_* (sluice_cluster.h); 0: this host alone */
 	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
 	__u32 pad2;
 	struct sl_limit limits[SL_MAX_LIMITS];

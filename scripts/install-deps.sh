@@ -13,6 +13,8 @@ PACKAGES=(
 	# Recommends of gcc, and we install without recommends.
 	clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make
 	gcc libc6-dev linux-libc-dev libmicrohttpd-dev
+	# cluster mode: the Redis client, and the real server the tests start
+	libhiredis-dev redis-server
 	# unit and bpf tests; the metrics test parses with the real client
 	libcmocka-dev python3-prometheus-client
 	# the config fuzzer: libFuzzer and clang's sanitizer runtimes (only a

@@ -704,6 +704,7 @@ enum {
 	CL_PREFIX6	= 1 << 10,
 	CL_WINDOW	= 1 << 11,
 	CL_CONNS	= 1 << 12,
+	CL_SCOPE	= 1 << 13,
 };
 
 struct rule_ctx {
@@ -1108,6 +1109,21 @@ static int clause_conns(struct parser *p, struct rule_ctx *c)
 	return 0;
 }
 
+/* scope cluster: the rule's budget is shared by every host of the cluster. */
+static int clause_scope(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (s && !strcmp(s, "cluster"))
+		c->r.cluster = true;
+	else if (s && !strcmp(s, "local"))
+		c->r.cluster = false;
+	else
+		return bad_value(p, t, "cluster or local");
+	return 0;
+}
+
 static int clause_action(struct parser *p, struct rule_ctx *c)
 {
 	unsigned t = p->i++;
@@ -1154,12 +1170,13 @@ static const struct clause {
 	{ "window", CL_WINDOW, true, clause_window },
 	/* One count per key: two would only mean the smaller. */
 	{ "conns", CL_CONNS, false, clause_conns },
+	{ "scope", CL_SCOPE, false, clause_scope },
 	{ "action", CL_ACTION, false, clause_action },
 };
 
 /* Accepted by the language, not yet by the data path: refuse, never ignore. */
 static const char *const later_clauses[] = {
-	"scope", "ban", "warmup", "on-full",
+	"ban", "warmup", "on-full",
 };
 
 static const struct clause *find_clause(const char *name)
@@ -1212,6 +1229,11 @@ static int check_clause(struct parser *p, const struct rule_ctx *c,
 	if (r->key_type == SL_KEY_DPORT && !l4_ports)
 		return fail_at(p, t, 0,
 			       "key dport needs proto tcp or udp, not %s", proto);
+	/* Hosts share a rate by splitting it; a window's count is history
+	 * each host keeps alone, which a split cannot bound. */
+	if (r->cluster && (c->given & CL_WINDOW))
+		return fail_at(p, t, 0,
+			       "scope cluster shares rate and conns limits; a window quota stays per host");
 	for (i = 0; r->families && i < r->n_from; i++) {
 		if (FAM_BIT(r->from[i].family) == r->families)
 			continue;
@@ -1301,6 +1323,8 @@ static bool canonical_text(struct sl_rule_spec *r)
 			    period_text(l->period_ns, buf, sizeof(buf)),
 			    l->burst, b_unit);
 	}
+	if (r->cluster)
+		put(&b, " scope cluster");
 	if (r->action == SL_ACT_MARK)
 		put(&b, " action mark %" PRIu32, r->mark);
 	else
@@ -1388,7 +1412,7 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 				       name);
 		if (!cl)
 			return bad_token(p, t,
-					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, action");
+					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action");
 		if (!cl->repeats && (c.given & cl->bit))
 			return given_twice(p, t);
 		c.given |= cl->bit;
@@ -1634,6 +1658,87 @@ static int parse_metrics(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+static bool valid_node_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i])))
+			return false;
+	return i >= 1 && i <= SL_CLUSTER_NODE_MAX;
+}
+
+/*
+ * cluster URL [node NAME] [sync DUR] [ttl DUR]: where the daemon shares
+ * scope cluster budgets. The sync interval bounds how stale a host's view
+ * of the others is; the TTL how long a silent host's reports (and its
+ * connections) still count.
+ */
+static int parse_cluster(struct parser *p, struct sl_config *cfg)
+{
+	static const char *const names[] = { "node", "sync", "ttl" };
+	struct sl_cluster_conf c = { .set = true };
+	unsigned t = p->i++, ttl_t = 0, k;
+	bool given[3] = {};
+	const char *s = tok_at(p, t);
+	char why[SL_ERR_LEN / 2], buf[32];
+	uint64_t ns;
+	size_t col;
+
+	if (cfg->cluster.set)
+		return given_twice(p, 0);
+	if (!s)
+		return bad_value(p, t, "a Redis URL like redis://127.0.0.1:6379 or unix:///run/redis/redis.sock");
+	if (redis_url_parse(s, &c.url, why, sizeof(why), &col))
+		return fail_at(p, t, col, "%s", why);
+	while (p->i < p->n) {
+		t = p->i++;
+		for (k = 0; k < ARRAY_SIZE(names); k++)
+			if (!strcmp(p->tok[t].s, names[k]))
+				break;
+		if (k == ARRAY_SIZE(names))
+			return bad_token(p, t, "node, sync, ttl or end of line");
+		if (given[k])
+			return given_twice(p, t);
+		given[k] = true;
+		t = p->i++;
+		s = tok_at(p, t);
+		if (k == 0) {
+			if (!s || !valid_node_name(s))
+				return bad_value(p, t,
+						 "a node name (1..63 letters, digits, '.', '-' or '_')");
+			strcpy(c.node, s);
+			continue;
+		}
+		if (!parse_duration(s, &ns))
+			return bad_value(p, t, "a duration like 100ms or 5s");
+		if (k == 1 && (ns < 10 * NS_PER_MS || ns > 10 * NS_PER_S))
+			return fail_at(p, t, 0, "sync must be 10ms..10s, got \"%s\"", s);
+		if (k == 2 && ns > 3600 * NS_PER_S)
+			return fail_at(p, t, 0, "ttl must be at most 1h, got \"%s\"", s);
+		if (k == 1)
+			c.sync_ns = ns;
+		else
+			c.ttl_ns = ns, ttl_t = t;
+	}
+	if (!c.sync_ns)
+		c.sync_ns = SL_CLUSTER_DEFAULT_SYNC_NS;
+	if (!c.ttl_ns) {
+		c.ttl_ns = SL_CLUSTER_TTL_SYNCS * c.sync_ns;
+		if (c.ttl_ns < SL_CLUSTER_DEFAULT_TTL_NS)
+			c.ttl_ns = SL_CLUSTER_DEFAULT_TTL_NS;
+	} else if (c.ttl_ns < 3 * c.sync_ns) {
+		/* A host that misses a sync or two must not vanish. */
+		return fail_at(p, ttl_t, 0,
+			       "ttl must be at least 3 sync intervals (%s), got \"%s\"",
+			       period_text(3 * c.sync_ns, buf, sizeof(buf)),
+			       p->tok[ttl_t].s);
+	}
+	cfg->cluster = c;
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int (*parse)(struct parser *p, struct sl_config *cfg);
@@ -1647,10 +1752,11 @@ static const struct statement {
 	{ "conn-timeout", parse_conn_timeout },
 	{ "reject-limit", parse_reject_limit },
 	{ "metrics", parse_metrics },
+	{ "cluster", parse_cluster },
 };
 
 static const char *const later_statements[] = {
-	"breaker", "cluster",
+	"breaker",
 };
 
 static int parse_statement(struct parser *p, struct sl_config *cfg)
@@ -1665,7 +1771,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
 		return fail_at(p, 0, 0, "%s is not supported yet", kw);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics)");
+			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "sluice_abi.h"
+#include "redis_url.h"
 
 #define SL_MAX_PORT_RANGES	16
 #define SL_MAX_FROM		16
@@ -61,6 +62,7 @@ struct sl_rule_spec {
 	struct sl_limit_spec limits[SL_MAX_LIMITS];
 	uint8_t action;		/* enum sl_action */
 	uint32_t mark;		/* action mark: the skb->mark, 1..2^32-1; else 0 */
+	bool cluster;		/* scope cluster: one budget across the hosts */
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];
@@ -83,6 +85,25 @@ struct sl_rule_spec {
 #define SL_DEFAULT_REJECT_PERIOD_NS	1000000000ull
 #define SL_DEFAULT_REJECT_BURST		1000
 
+/*
+ * Cluster mode: how often the daemon syncs with Redis unless told, and
+ * how long a host's reports outlive it unless told: at least this, and at
+ * least SL_CLUSTER_TTL_SYNCS sync intervals.
+ */
+#define SL_CLUSTER_DEFAULT_SYNC_NS	100000000ull
+#define SL_CLUSTER_DEFAULT_TTL_NS	3000000000ull
+#define SL_CLUSTER_TTL_SYNCS		10
+#define SL_CLUSTER_NODE_MAX		63
+
+/* The "cluster" statement; only `sluice run` acts on it. */
+struct sl_cluster_conf {
+	bool set;
+	struct sl_redis_url url;
+	char node[SL_CLUSTER_NODE_MAX + 1];	/* "": the host name */
+	uint64_t sync_ns;		/* filled in by the parser */
+	uint64_t ttl_ns;		/* filled in by the parser */
+};
+
 enum sl_xdp_mode {
 	SL_MODE_UNSET = 0,
 	SL_MODE_NATIVE,
@@ -104,6 +125,7 @@ struct sl_config {
 	/* "metrics": where the daemon serves /metrics, in canonical form
 	 * ("127.0.0.1:9477", "[::1]:9477"); "" = not given. */
 	char metrics[SL_LISTEN_LEN];
+	struct sl_cluster_conf cluster;
 	unsigned n_rules;
 	struct sl_rule_spec rules[SL_MAX_RULES];
 	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */

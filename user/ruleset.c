@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "ruleset.h"
+#include "sluice_cluster.h"
 #include "sluice_limiter.h"
 
 #define NS_PER_MS	1000000ull
@@ -76,6 +77,21 @@ static void limit_to_abi(const struct sl_limit_spec *spec, struct sl_limit *lim)
 	}
 }
 
+/* Demand is counted in the unit of the rule's first rate, which the share
+ * of every rate is computed from. */
+static __u8 cluster_flags(const struct sl_rule_spec *spec)
+{
+	unsigned i;
+
+	if (!spec->cluster)
+		return 0;
+	for (i = 0; i < spec->n_limits; i++)
+		if (spec->limits[i].kind == SL_LIMIT_RATE)
+			return SL_CLUSTER_ON | (spec->limits[i].unit == SL_UNIT_BYTES ?
+						SL_CLUSTER_BYTES : 0);
+	return SL_CLUSTER_ON;
+}
+
 static bool same_key(const struct sl_rule *old, const struct sl_rule_spec *spec)
 {
 	return old->key_type == spec->key_type && old->prefix4 == spec->prefix4 &&
@@ -108,7 +124,8 @@ static bool refusals_repeat(const struct sl_rule_spec *spec)
 {
 	unsigned i;
 
-	if (spec->action != SL_ACT_DROP)
+	/* A scope cluster rule counts every packet it sees as demand. */
+	if (spec->action != SL_ACT_DROP || spec->cluster)
 		return false;
 	for (i = 0; i < spec->n_limits; i++)
 		if (spec->limits[i].kind != SL_LIMIT_RATE)
@@ -182,6 +199,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 				r->conns_limit = j + 1;
 		}
 		r->flags = refusals_repeat(spec) ? SL_RULE_F_REMEMBER : 0;
+		r->cluster = cluster_flags(spec);
 	}
 	return 0;
 }

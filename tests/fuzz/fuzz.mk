@@ -69,11 +69,11 @@ $(FUZZ_DIR)/fuzz_config.o: tests/fuzz/fuzz_config.c | $(FUZZ_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
 
-$(FUZZ_DIR)/config.o: user/config.c | $(FUZZ_DIR)
+$(FUZZ_DIR)/config.o $(FUZZ_DIR)/redis_url.o: $(FUZZ_DIR)/%.o: user/%.c | $(FUZZ_DIR)
 	$(call msg,CC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
 
-$(FUZZ_BIN): $(FUZZ_DIR)/fuzz_config.o $(FUZZ_DIR)/config.o | fuzz-runtime
+$(FUZZ_BIN): $(FUZZ_DIR)/fuzz_config.o $(FUZZ_DIR)/config.o $(FUZZ_DIR)/redis_url.o | fuzz-runtime
 	$(call msg,LINK,$@)
 	$(Q)$(CLANG) $(FUZZ_SAN) $^ -o $@
 
