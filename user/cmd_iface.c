@@ -2,12 +2,15 @@
 /* attach, detach, status: an interface's life under sluice. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <net/if.h>
 
 #include "attach.h"
 #include "cli.h"
+#include "cluster.h"
 #include "pins.h"
 #include "stats.h"
 
@@ -87,6 +90,62 @@ int cmd_detach(const char *path, int argc, char **argv)
 	return SL_EXIT_OK;
 }
 
+/*
+ * The cluster sync as its daemon last wrote it. A daemon that is gone, or
+ * has not written for three intervals and a second, left its shares
+ * frozen: "stale".
+ */
+static void print_cluster(const char *ifname, bool json)
+{
+	struct sl_cluster_status c;
+	struct timespec ts;
+	double now, since, ago;
+	const char *state;
+	bool alive;
+
+	if (cluster__read_status(ifname, &c) || c.state == SL_CLUSTER_OFF)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = ts.tv_sec + ts.tv_nsec / 1e9;
+	since = now - c.since_ns / 1e9;
+	ago = c.last_ok_ns ? now - c.last_ok_ns / 1e9 : -1;
+	c.node[sizeof(c.node) - 1] = c.server[sizeof(c.server) - 1] = '\0';
+	c.error[sizeof(c.error) - 1] = '\0';
+	alive = (!kill(c.pid, 0) || errno == EPERM) &&
+		now - c.updated_ns / 1e9 < 3 * c.sync_ns / 1e9 + 1;
+	state = !alive ? "stale" : c.state == SL_CLUSTER_SYNCED ? "synced" : "fallback";
+	if (json) {
+		fputs(",\"cluster\":{\"node\":", stdout);
+		json_string(stdout, c.node);
+		fputs(",\"server\":", stdout);
+		json_string(stdout, c.server);
+		printf(",\"state\":\"%s\",\"pid\":%u,\"hosts\":%u,\"keys\":%u,"
+		       "\"state_seconds\":%.3f,\"syncs_ok\":%llu,\"syncs_failed\":%llu,"
+		       "\"sync_interval_seconds\":%.3f,\"ttl_seconds\":%.3f,\"last_sync_seconds_ago\":",
+		       state, c.pid, c.hosts, c.keys, since, c.syncs_ok, c.syncs_failed,
+		       c.sync_ns / 1e9, c.ttl_ns / 1e9);
+		if (ago >= 0)
+			printf("%.3f", ago);
+		else
+			fputs("null", stdout);
+		fputs(",\"error\":", stdout);
+		json_string(stdout, c.error);
+		putchar('}');
+		return;
+	}
+	printf("  cluster: node %s, %s, %s", c.node, c.server, state);
+	if (!alive)
+		printf(" (daemon pid %u not syncing; shares as it left them)", c.pid);
+	else if (c.state == SL_CLUSTER_FALLBACK)
+		printf(" for %.1fs, 1/%u of each limit (%s)", since, c.hosts ? c.hosts : 1,
+		       c.error);
+	printf(", %u host%s, %u key%s", c.hosts, c.hosts == 1 ? "" : "s", c.keys,
+	       c.keys == 1 ? "" : "s");
+	if (ago >= 0)
+		printf(", last sync %.1fs ago", ago);
+	putchar('\n');
+}
+
 static void print_status(const struct sl_iface_status *st, bool json, bool first)
 {
 	if (json) {
@@ -94,15 +153,18 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		fputs("{\"interface\":", stdout);
 		json_string(stdout, st->ifname);
 		printf(",\"ifindex\":%d,\"mode\":\"%s\",\"prog_id\":%u,\"link_id\":%u,"
-		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u}",
+		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u",
 		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
 		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity);
+		print_cluster(st->ifname, true);
+		putchar('}');
 		return;
 	}
 	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u\n",
 	       st->ifname, st->mode, st->prog_id, st->link_id, st->generation,
 	       st->n_rules, st->n_rules == 1 ? "" : "s",
 	       st->dry_run ? ", dry run" : "", st->keys_capacity);
+	print_cluster(st->ifname, false);
 }
 
 int cmd_status(const char *path, int argc, char **argv)

@@ -20,6 +20,7 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "cluster.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "pins.h"
@@ -31,6 +32,9 @@ struct daemon {
 	char ifname[IF_NAMESIZE];
 	struct sl_daemon_stats stats;
 	pthread_mutex_t stats_lock;
+	/* The cluster statement the daemon started with: fixed until restart. */
+	struct sl_cluster_conf cluster_conf;
+	struct sl_cluster *cluster;
 };
 
 static void say(const struct daemon *d, const char *level, const char *event,
@@ -48,9 +52,11 @@ static void say(const struct daemon *d, const char *level, const char *event,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* The cluster sync logs from its own thread: one line at a time. */
+	flockfile(stderr);
 	if (!d->opts->log_json) {
 		fprintf(stderr, "sluice: %s: %s\n", d->ifname, msg);
-		return;
+		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
@@ -61,6 +67,28 @@ static void say(const struct daemon *d, const char *level, const char *event,
 	fputs(",\"message\":", stderr);
 	json_string(stderr, msg);
 	fputs("}\n", stderr);
+out:
+	funlockfile(stderr);
+}
+
+static void cluster_log(void *ctx, const char *level, const char *msg)
+{
+	say(ctx, level, "cluster", "%s", msg);
+}
+
+static bool same_cluster(const struct sl_cluster_conf *a,
+			 const struct sl_cluster_conf *b)
+{
+	const struct sl_redis_url *x = &a->url, *y = &b->url;
+
+	if (a->set != b->set)
+		return false;
+	return !a->set ||
+	       (x->transport == y->transport && !strcmp(x->host, y->host) &&
+		x->port == y->port && !strcmp(x->path, y->path) &&
+		!strcmp(x->user, y->user) && !strcmp(x->password, y->password) &&
+		x->db == y->db && !strcmp(a->node, b->node) &&
+		a->sync_ns == b->sync_ns && a->ttl_ns == b->ttl_ns);
 }
 
 static __u64 monotonic_ns(void)
@@ -71,14 +99,33 @@ static __u64 monotonic_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Parses the config; it must name the interface, and keep naming the same. */
+/*
+ * Parses the config; it must name the interface, and keep naming the same;
+ * scope cluster rules need a cluster statement, which stays as the daemon
+ * started with it.
+ */
 static int read_config(const struct daemon *d, struct sl_config *conf,
 		       struct sl_error *err)
 {
 	int ret = config_parse_file(conf, d->opts->config_path, err);
+	unsigned i;
 
 	if (ret)
 		return ret;
+	for (i = 0; i < conf->n_rules && !conf->cluster.set; i++) {
+		if (!conf->rules[i].cluster)
+			continue;
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s:%u: rule \"%s\" has scope cluster, but the file has no cluster statement to share it through",
+			 d->opts->config_path, conf->rules[i].line, conf->rules[i].name);
+		return -EINVAL;
+	}
+	if (d->ifname[0] && !same_cluster(&conf->cluster, &d->cluster_conf)) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "%s: the cluster statement changed; restart the daemon to apply it",
+			 d->opts->config_path);
+		return -EINVAL;
+	}
 	if (!conf->iface[0]) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "%s: expected an \"interface NAME\" statement: the daemon runs for one interface",
@@ -189,6 +236,40 @@ static int open_timer(unsigned ms)
 	return fd;
 }
 
+/*
+ * Before anything is attached: the node name, and one round trip to Redis.
+ * Settings Redis refuses (a wrong password, a missing database, a host
+ * that does not resolve) are errors now; a Redis that is merely away is
+ * not, since enforcement must not wait for the coordinator: down->msg then
+ * says why, and the daemon starts in fallback. Returns 0 or -EINVAL.
+ */
+static int check_cluster(struct daemon *d, char *node, size_t len,
+			 struct sl_error *down)
+{
+	const struct sl_cluster_conf *c = &d->cluster_conf;
+	struct sl_error err = {};
+	int ret;
+
+	if (c->node[0]) {
+		snprintf(node, len, "%s", c->node);
+	} else if (cluster__default_node(node, len) || !node[0] ||
+		   strlen(node) > SL_CLUSTER_NODE_MAX ||
+		   node[strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
+		cli_error("run", NULL,
+			  "%s: the host name \"%s\" cannot name this node in the cluster; add \"node NAME\" to the cluster statement",
+			  d->opts->config_path, node);
+		return -EINVAL;
+	}
+	ret = cluster__probe(c, &err);
+	if (ret == -EINVAL) {
+		cli_error("run", NULL, "%s: %s", d->opts->config_path, err.msg);
+		return ret;
+	}
+	if (ret)
+		*down = err;
+	return 0;
+}
+
 int daemon__run(const struct sl_daemon_opts *opts)
 {
 	struct daemon d = { .opts = opts, .stats_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -196,7 +277,8 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	struct sl_metrics *metrics = NULL;
 	struct sl_error err = {};
 	struct sl_config conf;
-	char listen[SL_LISTEN_LEN];
+	char listen[SL_LISTEN_LEN], node[SL_CLUSTER_NODE_MAX + 1] = "";
+	struct sl_error cluster_down = {};
 	const char *addr;
 	sigset_t sigs;
 	int sig_fd = -1, timer_fd = -1, code = SL_EXIT_FAIL, ret;
@@ -221,6 +303,11 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	       conf.metrics[0] ? conf.metrics : SL_DEFAULT_METRICS;
 	if (config_parse_listen(addr, NULL, listen, sizeof(listen), &err)) {
 		cli_error("run", NULL, "--metrics: %s", err.msg);
+		config_free(&conf);
+		return SL_EXIT_USAGE;
+	}
+	d.cluster_conf = conf.cluster;
+	if (conf.cluster.set && check_cluster(&d, node, sizeof(node), &cluster_down)) {
 		config_free(&conf);
 		return SL_EXIT_USAGE;
 	}
@@ -262,6 +349,24 @@ int daemon__run(const struct sl_daemon_opts *opts)
 		goto out;
 	}
 	say(&d, "info", "metrics", "serving metrics on http://%s/metrics", listen);
+	if (conf.cluster.set) {
+		struct sl_cluster_opts copts = {
+			.ifname = d.ifname, .conf = &d.cluster_conf, .node = node,
+			.leave_on_stop = opts->detach_on_exit,
+			.log = cluster_log, .log_ctx = &d,
+			.stats = &d.stats.cluster, .lock = &d.stats_lock,
+		};
+
+		if (cluster_down.msg[0])
+			say(&d, "warning", "cluster", "%s: starting in fallback until Redis answers",
+			    cluster_down.msg);
+		ret = cluster__start(&d.cluster, &copts, &err);
+		if (ret) {
+			say(&d, "error", "cluster", "%s", err.msg);
+			code = SL_EXIT_FAIL;
+			goto out;
+		}
+	}
 
 	while (running) {
 		struct pollfd fds[2] = {
@@ -289,6 +394,9 @@ int daemon__run(const struct sl_daemon_opts *opts)
 			running = false;
 	}
 	code = SL_EXIT_OK;
+	/* Before a detach, so the sync never finds the pins half gone. */
+	cluster__stop(d.cluster);
+	d.cluster = NULL;
 	if (opts->detach_on_exit) {
 		if (attach__detach(d.ifname, &err)) {
 			say(&d, "error", "stop", "detach: %s", err.msg);
@@ -300,6 +408,7 @@ int daemon__run(const struct sl_daemon_opts *opts)
 		say(&d, "info", "stop", "stopped; enforcement stays in place (pinned)");
 	}
 out:
+	cluster__stop(d.cluster);
 	metrics__stop(metrics);
 	if (sig_fd >= 0)
 		close(sig_fd);

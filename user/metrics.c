@@ -95,6 +95,88 @@ static void sample(FILE *f, const char *name, const char *ifname,
 	fprintf(f, "} %llu\n", v);
 }
 
+/* A gauge of the cluster sync: interface, rule and scope labels as given. */
+static void cluster_sample(FILE *f, const char *name, const char *ifname,
+			   const char *rule, const char *scope, double v)
+{
+	fprintf(f, "%s{interface=", name);
+	label_value(f, ifname);
+	if (rule) {
+		fputs(",rule=", f);
+		label_value(f, rule);
+	}
+	if (scope) {
+		fputs(",scope=", f);
+		label_value(f, scope);
+	}
+	fprintf(f, "} %.9g\n", v);
+}
+
+static void format_cluster(FILE *f, const char *ifname,
+			   const struct sl_cluster_stats *c)
+{
+	unsigned i;
+
+	family(f, "sluice_cluster_fallback", "gauge",
+	       "1 while Redis is unreachable and this host spends 1/hosts of each scope cluster limit.");
+	cluster_sample(f, "sluice_cluster_fallback", ifname, NULL, NULL, c->fallback);
+	family(f, "sluice_cluster_hosts", "gauge",
+	       "Hosts that synced within the TTL, as of the last sync that reached Redis.");
+	cluster_sample(f, "sluice_cluster_hosts", ifname, NULL, NULL, c->hosts);
+	family(f, "sluice_cluster_keys", "gauge",
+	       "Keys of scope cluster rules this host synced in its last round.");
+	cluster_sample(f, "sluice_cluster_keys", ifname, NULL, NULL, c->keys);
+	family(f, "sluice_cluster_syncs_total", "counter",
+	       "Sync rounds with Redis, by result.");
+	sample(f, "sluice_cluster_syncs_total", ifname, "result", "ok", c->syncs_ok);
+	sample(f, "sluice_cluster_syncs_total", ifname, "result", "failed", c->syncs_failed);
+	family(f, "sluice_cluster_fallbacks_total", "counter",
+	       "Times this host fell back to local shares because a sync failed.");
+	sample(f, "sluice_cluster_fallbacks_total", ifname, NULL, NULL, c->fallbacks);
+	family(f, "sluice_cluster_last_sync_timestamp_seconds", "gauge",
+	       "When a sync last reached Redis, in seconds since the epoch; 0: never.");
+	cluster_sample(f, "sluice_cluster_last_sync_timestamp_seconds", ifname, NULL,
+		       NULL, c->last_ok_time);
+
+	family(f, "sluice_cluster_rule_keys", "gauge",
+	       "Keys of the scope cluster rule synced in the last round.");
+	for (i = 0; i < c->n_rules && i < SL_MAX_RULES; i++)
+		cluster_sample(f, "sluice_cluster_rule_keys", ifname, c->rules[i].name,
+			       NULL, c->rules[i].keys);
+	family(f, "sluice_cluster_rule_share", "gauge",
+	       "This host's share of the rule's limit, 0..1, the mean over its synced keys.");
+	for (i = 0; i < c->n_rules && i < SL_MAX_RULES; i++)
+		if (c->rules[i].keys)
+			cluster_sample(f, "sluice_cluster_rule_share", ifname,
+				       c->rules[i].name, NULL, c->rules[i].share);
+	family(f, "sluice_cluster_rule_admitted_per_second", "gauge",
+	       "Units (packets, or bytes for byte rates) the rule admitted per second over the sync window, on this host and on every live host.");
+	for (i = 0; i < c->n_rules && i < SL_MAX_RULES; i++) {
+		const struct sl_cluster_rule_stats *r = &c->rules[i];
+
+		if (!r->has_rate)
+			continue;
+		cluster_sample(f, "sluice_cluster_rule_admitted_per_second", ifname,
+			       r->name, "host", r->admitted_host);
+		if (r->admitted_cluster >= 0)
+			cluster_sample(f, "sluice_cluster_rule_admitted_per_second", ifname,
+				       r->name, "cluster", r->admitted_cluster);
+	}
+	family(f, "sluice_cluster_rule_connections", "gauge",
+	       "Connections the rule's keys hold, on this host and on every live host.");
+	for (i = 0; i < c->n_rules && i < SL_MAX_RULES; i++) {
+		const struct sl_cluster_rule_stats *r = &c->rules[i];
+
+		if (!r->has_conns)
+			continue;
+		cluster_sample(f, "sluice_cluster_rule_connections", ifname, r->name,
+			       "host", r->conns_host);
+		if (r->conns_cluster >= 0)
+			cluster_sample(f, "sluice_cluster_rule_connections", ifname,
+				       r->name, "cluster", r->conns_cluster);
+	}
+}
+
 void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 		     const struct sl_daemon_stats *d)
 {
@@ -182,6 +264,8 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 	       "When the daemon started, in seconds since the epoch.");
 	sample(f, "sluice_start_time_seconds", ifname, NULL, NULL,
 	       (unsigned long long)d->start_time);
+	if (d->cluster.enabled)
+		format_cluster(f, ifname, &d->cluster);
 }
 
 struct sl_metrics {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "stats.h"
 
@@ -27,6 +28,7 @@ struct sl_daemon_stats {
 	unsigned long long released_idle;
 	unsigned long long counts_corrected;
 	time_t start_time;			/* seconds since the epoch */
+	struct sl_cluster_stats cluster;	/* written by the cluster sync */
 };
 
 /*
