@@ -369,6 +369,93 @@ client_addr() {
 	return 0
 }
 
+# ---------------------------------------------------------------- a second gateway
+
+# topo_add_gateway: a second client namespace behind a second client-facing
+# veth of the same gateway, for tests where two sluice instances on two
+# interfaces stand for two gateway hosts (cluster mode):
+#
+#   client2 ns veth0 10.200.3.2 ---- $IF_GW2 10.200.3.1 (gw ns) -> server ns
+#
+# IPv4 only, quiet like the rest; the cleanup detaches sluice from it.
+NS_CLIENT2="${NS_PFX}cl2"
+IF_GW2="sl${SL_ID}d"
+PIN_DIR2="$PIN_ROOT/$IF_GW2"
+GW2_C4=10.200.3.1 CLIENT2_4=10.200.3.2
+GW2_UP=0
+topo_add_gateway() {
+	local cmac gmac
+	ip netns add "$NS_CLIENT2" || fail "ip netns add $NS_CLIENT2 failed"
+	NAMESPACES+=("$NS_CLIENT2")
+	must ip -n "$NS_CLIENT2" link set dev lo up
+	ns_quiet "$NS_CLIENT2"
+	must ip netns exec "$NS_CLIENT2" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1
+	must ip link add "$IF_CLIENT" netns "$NS_CLIENT2" type veth \
+		peer name "$IF_GW2" netns "$NS_GW"
+	GW2_UP=1
+	must ip -n "$NS_CLIENT2" addr add "$CLIENT2_4/24" dev "$IF_CLIENT"
+	must ip -n "$NS_GW" addr add "$GW2_C4/24" dev "$IF_GW2"
+	veth_up "$NS_CLIENT2" "$IF_CLIENT"
+	veth_up "$NS_GW" "$IF_GW2"
+	must ip -n "$NS_CLIENT2" route add default via "$GW2_C4"
+	cmac=$(link_mac "$NS_CLIENT2" "$IF_CLIENT")
+	gmac=$(link_mac "$NS_GW" "$IF_GW2")
+	must ip -n "$NS_CLIENT2" neigh replace "$GW2_C4" lladdr "$gmac" dev "$IF_CLIENT" nud permanent
+	must ip -n "$NS_GW" neigh replace "$CLIENT2_4" lladdr "$cmac" dev "$IF_GW2" nud permanent
+	ip netns exec "$NS_CLIENT2" ping -c1 -W2 -q "$SERVER4" >/dev/null ||
+		fail "topology: client2 cannot reach $SERVER4 through $IF_GW2"
+	log "topology: $NS_CLIENT2 -- $NS_GW ($IF_GW2) -- $NS_SERVER"
+}
+
+# ---------------------------------------------------------------- Redis
+
+# start_redis NAME [redis-server options...]: a real redis-server of this
+# test in the gw namespace, on 127.0.0.1 (the namespace's own loopback)
+# at REDIS_PORT (random unless set), no persistence, its files in
+# $TMP_DIR/NAME.*; returns once it answers PING. REDIS_PID_NAME holds its
+# pid. Pass --requirepass, --unixsocket and the like as options.
+REDIS_PORT=
+start_redis() {
+	local name=$1 pid i prev= pass=
+	shift
+	[ -n "$REDIS_PORT" ] || REDIS_PORT=$((20000 + RANDOM % 20000))
+	command -v redis-server >/dev/null || fail "missing prerequisite: redis-server"
+	nsenter --net="/run/netns/$NS_GW" redis-server --port "$REDIS_PORT" \
+		--bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+		--dir "$TMP_DIR" --logfile "$TMP_DIR/$name.redis.log" "$@" \
+		>/dev/null 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	eval "REDIS_PID_$name=$pid"
+	for i in "$@"; do
+		[ "$prev" = --requirepass ] && pass=$i
+		prev=$i
+	done
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null ||
+			fail "redis-server $name exited: $(cat "$TMP_DIR/$name.redis.log" 2>/dev/null)"
+		[ "$(redis_cli ${pass:+-a "$pass" --no-auth-warning} ping 2>/dev/null)" = PONG ] &&
+			return 0
+		sleep 0.05
+	done
+	fail "redis-server $name did not answer PING on 127.0.0.1:$REDIS_PORT"
+}
+
+# redis_cli ARGS...: redis-cli against this test's Redis.
+redis_cli() {
+	nsenter --net="/run/netns/$NS_GW" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}
+
+# kill_redis NAME: SIGKILL, as a crash; waits until it is gone.
+kill_redis() {
+	local pid_var="REDIS_PID_$1" keep=() p
+	kill -9 "${!pid_var}" 2>/dev/null
+	{ wait "${!pid_var}"; } 2>/dev/null
+	for p in "${BG_PIDS[@]}"; do [ "$p" = "${!pid_var}" ] || keep+=("$p"); done
+	BG_PIDS=("${keep[@]}")
+}
+
 # ---------------------------------------------------------------- traffic
 
 # start_counter NAME PORT [udp_count.py args...]: a receiver in the server ns,
@@ -418,9 +505,15 @@ send_udp() {
 # send_udp_bg NAME SRC DST DPORT RATE DURATION [args...]: background sender
 # writing $TMP_DIR/NAME.send.json; wait_sender NAME collects it.
 send_udp_bg() {
-	local name=$1
-	shift
-	nsenter --net="/run/netns/$NS_CLIENT" "$PY" "$TOOLS_DIR/udp_send.py" \
+	send_udp_bg_in "$NS_CLIENT" "$@"
+}
+
+# send_udp_bg_in NS NAME SRC DST DPORT RATE DURATION [args...]: the same
+# from namespace NS (the second client, say).
+send_udp_bg_in() {
+	local ns=$1 name=$2
+	shift 2
+	nsenter --net="/run/netns/$ns" "$PY" "$TOOLS_DIR/udp_send.py" \
 		--src "$1" --dst "$2" --dport "$3" --rate "$4" --duration "$5" \
 		"${@:6}" >"$TMP_DIR/$name.send.json" 2>"$TMP_DIR/$name.send.err" &
 	BG_PIDS+=($!)
@@ -496,6 +589,10 @@ cleanup() {
 	# Never leave pins behind, whatever sluice did; only this test's dir.
 	if [ -n "$IF_GW" ] && [ -e "$PIN_DIR" ]; then
 		rm -rf -- "$PIN_DIR"
+	fi
+	if [ "$GW2_UP" = 1 ]; then
+		[ -d "$PIN_DIR2" ] && [ -x "${SLUICE:-}" ] && sl detach "$IF_GW2" >/dev/null 2>&1
+		[ -e "$PIN_DIR2" ] && rm -rf -- "$PIN_DIR2"
 	fi
 	for ns in "${NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
