@@ -153,6 +153,7 @@ struct ckey {
 	__u64 active_ns;	/* last scan that saw new traffic */
 	__s64 conns;		/* connections held on this host */
 	bool counted;		/* in sl_clucnt at this scan */
+	bool always;		/* key global: synced whether or not it has traffic */
 	bool applied;		/* has an entry in sl_clulim: kernel */
 	struct sl_clu_limits kernel;	/* what that entry holds */
 	struct sl_clu_limits limits;	/* what this round wants it to hold */
@@ -309,7 +310,7 @@ static struct ckey *ktable_get(struct ktable *t, const struct ktable *old,
 		memset(e, 0, sizeof(*e));
 		e->key = *k;
 	}
-	e->counted = false;
+	e->counted = e->always = false;
 	e->conns = 0;
 	e->d_offered = e->d_admitted = 0;
 	e->conns_cluster = -1;
@@ -503,10 +504,37 @@ static int scan_conns(const void *key, const void *value, void *arg)
 	return 0;
 }
 
-/* A key is synced while it had traffic within the TTL or holds connections. */
+/*
+ * A key is synced while it had traffic within the TTL or holds connections;
+ * a rule's one key global always, so its share is in place before this
+ * host sees its first packet.
+ */
 static bool key_live(const struct sl_cluster *c, const struct ckey *e, __u64 now)
 {
-	return e->rule >= 0 && (e->conns > 0 || (e->active_ns && now - e->active_ns < c->conf.ttl_ns));
+	return e->rule >= 0 &&
+	       (e->always || e->conns > 0 ||
+		(e->active_ns && now - e->active_ns < c->conf.ttl_ns));
+}
+
+static int add_global_keys(struct sl_cluster *c, struct ktable *next,
+			   const struct ktable *old)
+{
+	unsigned i;
+
+	for (i = 0; i < c->n_rules; i++) {
+		/* What build_key() makes of a key global: the rule alone. */
+		struct sl_key k = { .rule_uid = c->rules[i].uid };
+		struct ckey *e;
+
+		if (c->rules[i].rule.key_type != SL_KEY_GLOBAL)
+			continue;
+		e = ktable_get(next, old, &k);
+		if (!e)
+			return -ENOMEM;
+		e->rule = i;
+		e->always = true;
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------- Redis */
@@ -1110,6 +1138,8 @@ static void sync_round(struct sl_cluster *c)
 	if (!ret)
 		ret = batch__for_each(f.conns, sizeof(struct sl_key), sizeof(__s64),
 				      scan_conns, &s);
+	if (!ret)
+		ret = add_global_keys(c, &next, &c->keys);
 	if (ret) {
 		say(c, "error", "cluster: reading this host's counts: %s", strerror(-ret));
 		ktable_free(&next);
