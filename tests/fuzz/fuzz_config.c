@@ -340,6 +340,7 @@ static bool spec_equal(const struct sl_rule_spec *a, const struct sl_rule_spec *
 	    a->n_from != b->n_from || a->key_type != b->key_type ||
 	    a->prefix4 != b->prefix4 || a->prefix6 != b->prefix6 ||
 	    a->n_limits != b->n_limits || a->action != b->action ||
+	    a->cluster != b->cluster ||
 	    strcmp(a->text, b->text) || (with_line && a->line != b->line))
 		return false;
 	for (i = 0; i < a->n_ports; i++)

@@ -612,19 +612,17 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"conn-timeouts\"");
 }
 
 static void test_later_statements_are_refused_not_ignored(void **state)
 {
 	assert_error("breaker api service tcp/8080 errors 100 within 10s open 5m probes 10",
 		     "rules.conf:7:1: breaker is not supported yet");
-	assert_error("cluster redis://127.0.0.1:6379 node gw-a sync 100ms",
-		     "rules.conf:7:1: cluster is not supported yet");
 }
 
 /* Rules: matches. */
@@ -1404,7 +1402,7 @@ static void test_action_mark_errors(void **state)
 	assert_error("rule x rate 1/s action mark 99999999999999999999999",
 		     "rules.conf:7:29: mark must be 1..4294967295, got \"99999999999999999999999\"");
 	assert_error("rule x rate 1/s action mark 7 7",
-		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"7\"");
+		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"7\"");
 	assert_error("rule x rate 1/s action mark 7 action reject",
 		     "rules.conf:7:31: \"action\" given twice");
 }
@@ -1412,7 +1410,7 @@ static void test_action_mark_errors(void **state)
 static void test_later_clauses_are_refused(void **state)
 {
 	static const char *const clauses[] = {
-		"scope", "ban", "warmup", "on-full",
+		"ban", "warmup", "on-full",
 	};
 	char line[64], msg[96];
 	size_t i;
@@ -1428,9 +1426,9 @@ static void test_later_clauses_are_refused(void **state)
 static void test_unknown_clause(void **state)
 {
 	assert_error("rule x colour red rate 1/s",
-		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"colour\"");
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"colour\"");
 	assert_error("rule x rate 1/s Rate 2/s",
-		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"Rate\"");
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"Rate\"");
 }
 
 static void test_clause_given_twice(void **state)
@@ -1646,8 +1644,6 @@ static void test_design_example_lines_not_yet_supported_say_why(void **state)
 	} cases[] = {
 		{ "rule ssh-syn   proto tcp dport 22 syn          key src            rate 10/m burst 5    action reject  ban after 20 within 1m for 10m",
 		  "ban", "ban is not supported yet" },
-		{ "rule api-total proto tcp dport 443 syn         key global         rate 10000/s scope cluster action reject",
-		  "scope", "scope is not supported yet" },
 	};
 	char msg[128];
 	size_t i;
@@ -1666,7 +1662,7 @@ static void test_design_example_lines_not_yet_supported_say_why(void **state)
 static void test_command_line_errors_name_the_argument(void **state)
 {
 	assert_cli_error("rule x rate 1/s colour red",
-			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, action, got \"colour\"");
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"colour\"");
 	assert_cli_error("rule x dport",
 			 "argument 4: expected a port list after \"dport\", got end of line");
 	assert_cli_error("rule x dport 80,http rate 1/s",
@@ -1676,7 +1672,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
