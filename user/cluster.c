@@ -194,6 +194,14 @@ struct sl_cluster {
 	unsigned n_rules;
 	struct ktable keys;
 
+	/*
+	 * The first round of this daemon, or after the pins came back: what
+	 * the maps hold was left by someone else. Counts are a baseline, not
+	 * news (the last daemon reported them), and limits are adopted or
+	 * removed.
+	 */
+	bool fresh;
+
 	struct sl_cluster_status st;	/* what sl_clustat says */
 	unsigned hosts;		/* live hosts at the last good sync */
 	char last_error[SL_CLUSTER_TEXT_LEN];
@@ -452,7 +460,6 @@ struct scan {
 	struct ktable *next;
 	const struct ktable *old;
 	__u64 now;
-	int ret;
 };
 
 static int scan_count(const void *key, const void *value, void *arg)
@@ -475,13 +482,20 @@ static int scan_count(const void *key, const void *value, void *arg)
 	if (!e)
 		return -ENOMEM;
 	e->rule = rule;
-	/* Sums that went down belong to an entry evicted and made anew. */
-	e->d_offered = offered >= e->offered ? offered - e->offered : offered;
-	e->d_admitted = admitted >= e->admitted ? admitted - e->admitted : admitted;
+	if (s->c->fresh) {
+		e->d_offered = e->d_admitted = 0;
+	} else {
+		/* Sums that went down belong to an entry evicted and made anew. */
+		e->d_offered = offered >= e->offered ? offered - e->offered : offered;
+		e->d_admitted = admitted >= e->admitted ? admitted - e->admitted :
+							  admitted;
+	}
 	e->offered = offered;
 	e->admitted = admitted;
 	e->counted = true;
-	if (e->d_offered)
+	/* Idle keys leave sl_clucnt after the TTL, so what a fresh daemon
+	 * finds there was busy lately. */
+	if (e->d_offered || (s->c->fresh && offered))
 		e->active_ns = s->now;
 	return 0;
 }
@@ -850,61 +864,112 @@ static void local_limits(const struct crule *r, uint64_t share, uint64_t conns,
 	}
 }
 
-/* Figures of one key from the script's reply: this host's share and counts. */
+/* The rule's conns limit, the whole cluster's; 0 without one. */
+static uint64_t conns_max(const struct crule *r)
+{
+	return r->conns >= 0 ? r->rule.limits[r->conns].conns.max : 0;
+}
+
+/*
+ * One key's part of the script's reply: { the other live hosts'
+ * connections, then per host (this one first) its previous and current
+ * window's offered and admitted units }. Sets the key's share, figures and
+ * local limits.
+ */
 static int apply_reply(struct sl_cluster *c, struct ckey *e, const redisReply *r,
 		       __u64 elapsed_ms, unsigned hosts)
 {
 	const struct crule *rule = &c->rules[e->rule];
 	__u64 window_ms = WINDOW_SYNCS * c->conf.sync_ns / NS_PER_MS;
-	double secs = window_ms / 1000.0, *demand, adm = 0;
+	double secs = window_ms / 1000.0, *demand, admitted;
 	long long v[4], others;
 	unsigned n, i, j;
 
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 5 || (r->elements - 1) % 4 ||
-	    !reply_int(r->element[0], &others))
+	    !reply_int(r->element[0], &others) || others < 0)
 		return -EPROTO;
 	n = (r->elements - 1) / 4;
 	demand = calloc(n, sizeof(*demand));
 	if (!demand)
 		return -ENOMEM;
+	e->adm_cluster = 0;
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < 4; j++)
+		for (j = 0; j < 4; j++) {
 			if (!reply_int(r->element[1 + 4 * i + j], &v[j])) {
 				free(demand);
 				return -EPROTO;
 			}
+		}
 		demand[i] = budget_window_estimate(v[0], v[1], elapsed_ms, window_ms) / secs;
-		adm += budget_window_estimate(v[2], v[3], elapsed_ms, window_ms) / secs;
+		admitted = budget_window_estimate(v[2], v[3], elapsed_ms, window_ms) / secs;
+		e->adm_cluster += admitted;
 		if (!i)
-			e->adm_host = budget_window_estimate(v[2], v[3], elapsed_ms,
-							     window_ms) / secs;
+			e->adm_host = admitted;
 	}
 	e->share = rule->rate >= 0 ? budget_share(demand, n, 0, hosts, rule->limit) :
 				     SL_SHARE_ONE;
-	e->adm_cluster = adm;
 	free(demand);
 	e->conns_cluster = (e->conns > 0 ? e->conns : 0) + others;
-	if (rule->conns >= 0)
-		local_limits(rule, e->share,
-			     budget_local_conns(rule->rule.limits[rule->conns].conns.max,
-						others < 0 ? 0 : others),
-			     &e->limits);
-	else
-		local_limits(rule, e->share, 0, &e->limits);
+	local_limits(rule, e->share, budget_local_conns(conns_max(rule), others),
+		     &e->limits);
 	return 0;
 }
 
+/* Without Redis: 1/hosts of every limit. */
 static void fallback_limits(struct sl_cluster *c, struct ckey *e, unsigned hosts)
 {
 	const struct crule *rule = &c->rules[e->rule];
-	uint64_t conns = rule->conns >= 0 ?
-		budget_fallback_conns(rule->rule.limits[rule->conns].conns.max, hosts) : 0;
 
 	e->share = budget_fallback_share(hosts);
 	e->adm_host = (double)e->d_admitted * NS_PER_S / c->conf.sync_ns;
 	e->adm_cluster = -1;
 	e->conns_cluster = -1;
-	local_limits(rule, e->share, conns, &e->limits);
+	local_limits(rule, e->share, budget_fallback_conns(conns_max(rule), hosts),
+		     &e->limits);
+}
+
+struct adopt {
+	struct sl_cluster *c;
+	struct sl_key *orphans;
+	size_t n, cap;
+};
+
+static int adopt_one(const void *key, const void *value, void *arg)
+{
+	struct adopt *a = arg;
+	struct ckey *e = ktable_find(&a->c->keys, key);
+	struct sl_key *v;
+
+	if (e) {
+		e->applied = true;
+		memcpy(&e->kernel, value, sizeof(e->kernel));
+		return 0;
+	}
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 64;
+		v = realloc(a->orphans, a->cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		a->orphans = v;
+	}
+	memcpy(&a->orphans[a->n++], key, sizeof(*v));
+	return 0;
+}
+
+/*
+ * A fresh round takes over the local limits it finds for keys it knows
+ * and removes the rest, left by a daemon that stopped or a rule that went.
+ */
+static void adopt_limits(struct sl_cluster *c, const struct round_fds *f)
+{
+	struct adopt a = { .c = c };
+	size_t i;
+
+	if (!batch__for_each(f->lim, sizeof(struct sl_key), sizeof(struct sl_clu_limits),
+			     adopt_one, &a))
+		for (i = 0; i < a.n; i++)
+			bpf_map_delete_elem(f->lim, &a.orphans[i]);
+	free(a.orphans);
 }
 
 /*
@@ -1125,6 +1190,7 @@ static void sync_round(struct sl_cluster *c)
 		/* New pins may be new maps: nothing known of them holds. */
 		ktable_free(&c->keys);
 		c->have_rules = false;
+		c->fresh = true;
 		c->pins_missing = false;
 	}
 	ret = read_rules(c, &f);
@@ -1147,6 +1213,8 @@ static void sync_round(struct sl_cluster *c)
 	}
 	old = c->keys;
 	c->keys = next;
+	if (c->fresh)
+		adopt_limits(c, &f);
 
 	ok = !sync_redis(c, now, why, sizeof(why));
 	if (!ok)
@@ -1155,6 +1223,7 @@ static void sync_round(struct sl_cluster *c)
 				fallback_limits(c, &c->keys.v[i], c->hosts);
 	write_limits(c, &f, &old, now);
 	ktable_free(&old);
+	c->fresh = false;
 	update_stats(c, now, ok);
 	transition(c, ok, why, now);
 	write_status(c, f.status);
@@ -1291,6 +1360,7 @@ int cluster__start(struct sl_cluster **out, const struct sl_cluster_opts *opts,
 	c->timeout.tv_sec = half / NS_PER_S;
 	c->timeout.tv_usec = half % NS_PER_S / 1000;
 	c->ncpus = libbpf_num_possible_cpus();
+	c->fresh = true;
 	/* Without Redis at start, divide by the hosts the last daemon saw. */
 	c->hosts = !cluster__read_status(c->ifname, &prev) && prev.hosts ? prev.hosts : 1;
 	c->st.pid = getpid();

@@ -1677,10 +1677,10 @@ static bool valid_node_name(const char *s)
  */
 static int parse_cluster(struct parser *p, struct sl_config *cfg)
 {
+	enum { NODE, SYNC, TTL };
 	static const char *const names[] = { "node", "sync", "ttl" };
 	struct sl_cluster_conf c = { .set = true };
-	unsigned t = p->i++, ttl_t = 0, k;
-	bool given[3] = {};
+	unsigned t = p->i++, at[3] = {}, k;
 	const char *s = tok_at(p, t);
 	char why[SL_ERR_LEN / 2], buf[32];
 	uint64_t ns;
@@ -1699,12 +1699,11 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 				break;
 		if (k == ARRAY_SIZE(names))
 			return bad_token(p, t, "node, sync, ttl or end of line");
-		if (given[k])
+		if (at[k])
 			return given_twice(p, t);
-		given[k] = true;
-		t = p->i++;
+		at[k] = t = p->i++;
 		s = tok_at(p, t);
-		if (k == 0) {
+		if (k == NODE) {
 			if (!s || !valid_node_name(s))
 				return bad_value(p, t,
 						 "a node name (1..63 letters, digits, '.', '-' or '_')");
@@ -1713,14 +1712,11 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 		}
 		if (!parse_duration(s, &ns))
 			return bad_value(p, t, "a duration like 100ms or 5s");
-		if (k == 1 && (ns < 10 * NS_PER_MS || ns > 10 * NS_PER_S))
+		if (k == SYNC && (ns < 10 * NS_PER_MS || ns > 10 * NS_PER_S))
 			return fail_at(p, t, 0, "sync must be 10ms..10s, got \"%s\"", s);
-		if (k == 2 && ns > 3600 * NS_PER_S)
+		if (k == TTL && ns > 3600 * NS_PER_S)
 			return fail_at(p, t, 0, "ttl must be at most 1h, got \"%s\"", s);
-		if (k == 1)
-			c.sync_ns = ns;
-		else
-			c.ttl_ns = ns, ttl_t = t;
+		*(k == SYNC ? &c.sync_ns : &c.ttl_ns) = ns;
 	}
 	if (!c.sync_ns)
 		c.sync_ns = SL_CLUSTER_DEFAULT_SYNC_NS;
@@ -1730,10 +1726,10 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 			c.ttl_ns = SL_CLUSTER_DEFAULT_TTL_NS;
 	} else if (c.ttl_ns < 3 * c.sync_ns) {
 		/* A host that misses a sync or two must not vanish. */
-		return fail_at(p, ttl_t, 0,
+		return fail_at(p, at[TTL], 0,
 			       "ttl must be at least 3 sync intervals (%s), got \"%s\"",
 			       period_text(3 * c.sync_ns, buf, sizeof(buf)),
-			       p->tok[ttl_t].s);
+			       p->tok[at[TTL]].s);
 	}
 	cfg->cluster = c;
 	return 0;
