@@ -6,8 +6,9 @@
 # without a cluster statement each stop `sluice run` with exit 2, a
 # message naming the file, and nothing attached. Right settings over a
 # unix socket work, and the password never shows in status, logs or
-# metrics. A Redis that is only away at start-up is no error: the daemon
-# enforces in fallback and syncs once Redis answers.
+# metrics; a reload may change the rules but not the cluster statement. A
+# Redis that is only away at start-up is no error: the daemon enforces in
+# fallback and syncs once Redis answers.
 . "$(dirname "$0")/lib.sh"
 
 PASS=s3cret
@@ -66,6 +67,20 @@ grep -q "$PASS" "$TMP_DIR/scrape.txt" "$TMP_DIR/d.log" &&
 	fail "the password shows in the metrics or the log"
 sl status "$IF_GW" --json | grep -q "$PASS" && fail "the password shows in status --json"
 log "ok: the password shows nowhere"
+# A reload may change the rules, not the cluster statement.
+lines=$(daemon_log_lines d)
+sed -i 's/sync 50ms/sync 60ms/' "$conf"
+kill -HUP "$(daemon_pid d)"
+daemon_wait_log d "$lines"
+assert_contains "$NEW_LOG" "the cluster statement changed; restart the daemon to apply it" "reload log"
+lines=$(daemon_log_lines d)
+sed -i -e 's/sync 60ms/sync 50ms/' -e 's|rate 100/s|rate 50/s|' "$conf"
+kill -HUP "$(daemon_pid d)"
+daemon_wait_log d "$lines"
+assert_contains "$NEW_LOG" "reloaded" "reload log"
+scrape /metrics
+assert_eq 1 "$(metric 'm("sluice_reloads_total", result="failed")')" "refused reloads"
+assert_eq 1 "$(metric 'm("sluice_reloads_total", result="ok")')" "reloads"
 daemon_stop d TERM
 assert_eq 0 "$DAEMON_RC" "exit status after SIGTERM"
 
