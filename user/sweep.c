@@ -46,7 +46,9 @@ static void counts_settle(struct counts *c)
 {
 	size_t i, w = 0;
 
-	qsort(c->v, c->n, sizeof(*c->v), key_cmp);
+	/* qsort's array must not be NULL even when empty (UBSan). */
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), key_cmp);
 	for (i = 0; i < c->n; i++) {
 		if (w && !key_cmp(&c->v[w - 1], &c->v[i]))
 			c->v[w - 1].count += c->v[i].count;
