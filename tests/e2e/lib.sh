@@ -576,7 +576,9 @@ write_conf() {	# NAME: stdin to $TMP_DIR/NAME, prints the path
 cleanup() {
 	local rc=$? pid ns
 	trap - EXIT INT TERM
+	# (CONT first: a test may have stopped one, which TERM would not end.)
 	for pid in "${BG_PIDS[@]}"; do
+		kill -CONT "$pid" 2>/dev/null
 		kill "$pid" 2>/dev/null
 	done
 	for pid in "${BG_PIDS[@]}"; do

@@ -5,7 +5,8 @@
 # through Redis; Redis is killed while traffic flows. Both hosts fall back
 # to their local share, 1/2 of the limit each, at their next sync, say so
 # in their logs, metrics and status, and hold that share while Redis is
-# away; when Redis is back they sync again and the shared limit holds.
+# away; when Redis is back they sync again and the shared limit holds. A
+# Redis that stops answering (SIGSTOP) is away too.
 . "$(dirname "$0")/lib.sh"
 
 RATE=200 BURST=20 SYNC_MS=100 PORT=7002
@@ -141,6 +142,26 @@ least=$($PY -c "print(int(0.7 * $RATE * ($t2 - $t1)))")
 log "after recovery: admitted $((b1 - a1)) + $((b2 - a2)) = $total"
 assert_cmp "$total" -le "$most" "after recovery: global admitted within R*L + B + N*R*T"
 assert_cmp "$total" -ge "$least" "after recovery: global admitted at least 70% of R*L"
+
+# ------------------------------------------------------------ Redis is slow
+# A stopped Redis still accepts connections but answers nothing: each sync
+# gives up after half an interval, and the hosts fall back all the same.
+kill -STOP "$REDIS_PID_redis"
+for name in a b; do
+	addr=$M1
+	[ $name = b ] && addr=$M2
+	for i in $(seq 40); do
+		scrape /metrics "$addr"
+		[ "$(metric 'm("sluice_cluster_fallback")')" = 1 ] && break
+		sleep 0.05
+	done
+	assert_eq 1 "$(metric 'm("sluice_cluster_fallback")')" "host $name: sluice_cluster_fallback while Redis does not answer"
+	assert_eq 2 "$(metric 'm("sluice_cluster_fallbacks_total")')" "host $name: sluice_cluster_fallbacks_total"
+done
+assert_contains "$(cluster_json "$IF_GW" 'd["cluster"]["error"]')" "no answer in time" "status error while Redis does not answer"
+kill -CONT "$REDIS_PID_redis"
+wait_state "$IF_GW" synced 2
+wait_state "$IF_GW2" synced 2
 stop_sender s1
 stop_sender s2
 
