@@ -1317,7 +1317,7 @@ int cluster__read_status(const char *ifname, struct sl_cluster_status *st)
 
 int cluster__default_node(char *buf, size_t len)
 {
-	char host[256], *dot;
+	char host[256] = "", *dot;
 
 	if (gethostname(host, sizeof(host)))
 		return -errno;

@@ -1658,7 +1658,7 @@ static int parse_metrics(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
-static bool valid_node_name(const char *s)
+bool config_valid_node_name(const char *s)
 {
 	size_t i;
 
@@ -1704,7 +1704,7 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 		at[k] = t = p->i++;
 		s = tok_at(p, t);
 		if (k == NODE) {
-			if (!s || !valid_node_name(s))
+			if (!s || !config_valid_node_name(s))
 				return bad_value(p, t,
 						 "a node name (1..63 letters, digits, '.', '-' or '_')");
 			strcpy(c.node, s);

@@ -175,6 +175,9 @@ int config_parse_cidr(const char *text, struct sl_cidr *out);
 int config_parse_listen(const char *text, struct sockaddr_storage *sa,
 			char *canon, size_t len, struct sl_error *err);
 
+/* A cluster node name: 1..63 letters, digits, '.', '-' or '_'. */
+bool config_valid_node_name(const char *s);
+
 /* Formats a CIDR as the parser accepts it back. */
 void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);
 

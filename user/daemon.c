@@ -252,9 +252,7 @@ static int check_cluster(struct daemon *d, char *node, size_t len,
 
 	if (c->node[0]) {
 		snprintf(node, len, "%s", c->node);
-	} else if (cluster__default_node(node, len) || !node[0] ||
-		   strlen(node) > SL_CLUSTER_NODE_MAX ||
-		   node[strspn(node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
+	} else if (cluster__default_node(node, len) || !config_valid_node_name(node)) {
 		cli_error("run", NULL,
 			  "%s: the host name \"%s\" cannot name this node in the cluster; add \"node NAME\" to the cluster statement",
 			  d->opts->config_path, node);
