@@ -102,6 +102,9 @@ static void test_cluster_rule_counts_offered_and_admitted_per_key(void **state)
 	configure(fx, GLOBAL_10);
 	k = global_key(fx, "g");
 	assert_int_equal(active_rule(fx, "g").cluster, SL_CLUSTER_ON);
+	/* Every refused packet counts as demand: a scope cluster rule's
+	 * refusals are never remembered (struct sl_refusal), they walk. */
+	assert_int_equal(active_rule(fx, "g").flags & SL_RULE_F_REMEMBER, 0);
 	assert_int_equal(passes(fx, &p, 8), 5);
 	assert_clu_count(fx, &k, 8, 5);
 	/* 100 ms later one more unit of 10/s is due. */
