@@ -231,7 +231,8 @@ run 0 rule add "$IF" rule extra6 family ip6 proto udp from 2001:db8::/32 key src
 run 2 rule add "$IF" extra proto udp dport 5353 key src rate 5/s burst 5 action drop
 run 2 rule add "$IF" bad proto udp dport 53 key src rate banana burst 5 action drop
 run 2 rule add "$IF" bad proto udp dport 70000 key src rate 5/s
-run 2 rule add "$IF" bad rate 1/s scope cluster
+run 2 rule add "$IF" bad window 1/s scope cluster
+run 0 rule add "$IF" shared proto tcp dport 443 key global rate 100/s conns 10 scope cluster
 run 2 rule add "$IF"
 run 2 rule add "$IF" rule
 run 2 rule add nosuchif0 x rate 1/s
