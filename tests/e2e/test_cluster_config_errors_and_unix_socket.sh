@@ -8,7 +8,8 @@
 # unix socket work, and the password never shows in status, logs or
 # metrics; a reload may change the rules but not the cluster statement. A
 # Redis that is only away at start-up is no error: the daemon enforces in
-# fallback and syncs once Redis answers.
+# fallback and syncs once Redis answers; with --detach-on-exit it leaves
+# the cluster as it stops.
 . "$(dirname "$0")/lib.sh"
 
 PASS=s3cret
@@ -88,7 +89,7 @@ assert_eq 0 "$DAEMON_RC" "exit status after SIGTERM"
 REDIS_PORT=$((AUTH_PORT == 39999 ? 20000 : AUTH_PORT + 1))
 conf=$(printf 'interface %s\n%s\ncluster redis://127.0.0.1:%s node solo sync 50ms\n' \
 	"$IF_GW" "$RULE" "$REDIS_PORT" | write_conf away.conf)
-daemon_start e --config "$conf" --metrics "$METRICS_ADDR" --log-format json
+daemon_start e --config "$conf" --metrics "$METRICS_ADDR" --log-format json --detach-on-exit
 daemon_wait_ready e
 assert_contains "$(daemon_log e)" "starting in fallback until Redis answers" "log when Redis is away"
 scrape /metrics
@@ -102,5 +103,11 @@ for i in $(seq 40); do
 done
 assert_contains "$st" "cluster: node solo, redis://127.0.0.1:$REDIS_PORT/0, synced" "status once Redis answers"
 assert_contains "$(daemon_log e)" "answers again" "log once Redis answers"
+
+# --detach-on-exit: the host leaves the cluster at once, not after the TTL.
+assert_eq 1 "$(redis_cli ZCARD sluice:hosts)" "hosts in Redis while the daemon runs"
+daemon_stop e TERM
+assert_eq 0 "$DAEMON_RC" "exit status after SIGTERM"
+assert_eq 0 "$(redis_cli ZCARD sluice:hosts)" "hosts in Redis after --detach-on-exit"
 
 pass
