@@ -57,6 +57,8 @@
 #define PROBE_TIMEOUT_MS	1000
 /* Per key and call: name, offered, admitted, connections. */
 #define ARGS_PER_KEY	4
+/* A script's SHA1 in hex, and its NUL. */
+#define SHA_LEN		41
 
 /*
  * One call per sync. ARGV: prefix, node, window ms, ttl ms, key count, then
@@ -185,7 +187,7 @@ struct sl_cluster {
 	int ncpus;
 
 	redisContext *redis;
-	char sha[48];		/* of sync_script, once loaded */
+	char sha[SHA_LEN];	/* of sync_script, once loaded */
 	struct timeval timeout;
 
 	__u32 gen;		/* rule-set generation of the rule table */
@@ -581,15 +583,31 @@ static redisReply *command(redisContext *r, int argc, const char **argv,
 }
 
 /*
+ * An error reply that says the settings are wrong (a password, a user's
+ * rights, a database), where LOADING or BUSY say only "not now".
+ */
+static bool settings_refused(const redisReply *rep)
+{
+	static const char *const words[] = { "WRONGPASS", "NOAUTH", "NOPERM", "ERR" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strncmp(rep->str, words[i], strlen(words[i])))
+			return true;
+	return false;
+}
+
+/*
  * Connects, authenticates, selects the database and loads the script into
- * sha (if not NULL). NULL with why filled on failure; *config set when the
- * answer says the settings are wrong rather than Redis being away.
+ * sha (SHA_LEN bytes, if not NULL). NULL with why filled on failure;
+ * *config set when the answer says the settings are wrong rather than
+ * Redis being away or busy.
  */
 static redisContext *redis_open(const struct sl_redis_url *url, struct timeval tv,
 				char *sha, char *why, size_t len, bool *config)
 {
-	char db[16], doing[64];
-	const char *argv[3];
+	const char *argv[3], *doing;
+	char db[16];
 	size_t lens[3];
 	redisContext *r;
 	redisReply *rep;
@@ -625,7 +643,7 @@ static redisContext *redis_open(const struct sl_redis_url *url, struct timeval t
 			goto fail;
 		if (rep->type == REDIS_REPLY_ERROR) {
 			snprintf(why, len, "authentication failed: %s", rep->str);
-			*config = true;
+			*config = settings_refused(rep);
 			freeReplyObject(rep);
 			goto fail;
 		}
@@ -642,7 +660,7 @@ static redisContext *redis_open(const struct sl_redis_url *url, struct timeval t
 			goto fail;
 		if (rep->type == REDIS_REPLY_ERROR) {
 			snprintf(why, len, "database %u: %s", url->db, rep->str);
-			*config = true;
+			*config = settings_refused(rep);
 			freeReplyObject(rep);
 			goto fail;
 		}
@@ -654,7 +672,7 @@ static redisContext *redis_open(const struct sl_redis_url *url, struct timeval t
 	lens[0] = 6;
 	lens[1] = 4;
 	lens[2] = sizeof(sync_script) - 1;
-	snprintf(doing, sizeof(doing), "loading the sync script");
+	doing = "loading the sync script";
 	rep = command(r, 3, argv, lens, doing, why, len);
 	if (!rep)
 		goto fail;
@@ -662,12 +680,12 @@ static redisContext *redis_open(const struct sl_redis_url *url, struct timeval t
 		snprintf(why, len, "%s: %s", doing,
 			 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
 		/* NOAUTH: Redis wants a password the URL does not give. */
-		*config = rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOAUTH", 6);
+		*config = rep->type == REDIS_REPLY_ERROR && settings_refused(rep);
 		freeReplyObject(rep);
 		goto fail;
 	}
 	if (sha)
-		snprintf(sha, 48, "%s", rep->str);
+		snprintf(sha, SHA_LEN, "%s", rep->str);
 	freeReplyObject(rep);
 	return r;
 fail:
@@ -983,7 +1001,7 @@ static void adopt_limits(struct sl_cluster *c, const struct round_fds *f)
 static void write_limits(struct sl_cluster *c, const struct round_fds *f,
 			 const struct ktable *old, __u64 now)
 {
-	size_t cap = c->keys.n + old->n + 1, i;
+	size_t cap = c->keys.n + 1, i;
 	struct sl_key *keys = calloc(cap, sizeof(*keys));
 	struct sl_clu_limits *vals = calloc(cap, sizeof(*vals));
 	struct ckey **who = calloc(cap, sizeof(*who));
