@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice: XDP ingress (sets, classification by bitmap intersection, exact
- * per-key limits, actions), TC ingress (marks), TC egress (the server's
- * FIN and RST), and a syscall program through which the controller
- * changes flows and counts atomically.
+ * sluice: XDP ingress (sets, breakers, classification by bitmap
+ * intersection, exact per-key limits, actions), TC ingress (marks), TC
+ * egress (the server's FIN and RST, the services' errors), and a syscall
+ * program through which the controller changes flows and counts atomically.
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -17,6 +17,7 @@
 #include "conns.bpf.h"
 #include "reject.bpf.h"
 #include "cluster.bpf.h"
+#include "breaker.bpf.h"
 
 /*
  * The walk's state is handed to global functions, after which the verifier
@@ -495,6 +496,19 @@ static __always_inline int finish(__u32 verdict, __u32 len)
 	return verdict;
 }
 
+/* Action reject: the answer, or a drop once the reject budget is spent. */
+static __always_inline int refuse(struct xdp_md *ctx, const struct sl_pkt *pkt,
+				  const struct sl_cfg *cfg, __u64 now, __u32 len)
+{
+	int res = reject(ctx, pkt, cfg, now, len);
+
+	if (res == XDP_TX) {
+		count(SL_CNT_REJECTED, len);
+		return res;
+	}
+	return finish(XDP_DROP, len);
+}
+
 static __always_inline void unreserve(struct rule_walk *w)
 {
 	release_keys(&w->flow);
@@ -581,7 +595,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct rule_walk *w;
 	struct walk_ref ref;
 	struct sl_cfg *cfg;
-	int conns, retransmit = 0;
+	int conns, retransmit = 0, breaker = SL_BRK_PASS;
 	__u64 now;
 	__u32 zero = 0, gen, l4_index, port_index;
 	__u64 rules, *bits;
@@ -619,6 +633,17 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (src->flags & SL_SRC_DENY) {
 		count(SL_CNT_DENY, len);
 		return finish(cfg->dry_run ? XDP_PASS : XDP_DROP, len);
+	}
+	/* A service whose breaker is open fails fast, before any rule
+	 * spends a budget on a connection that will not happen. */
+	if (cfg->breakers && pkt.tcp_syn) {
+		now = sl_now();
+		breaker = breaker_syn(&pkt, now);
+		if (breaker == SL_BRK_REFUSE) {
+			count(SL_CNT_BREAKER, len);
+			if (!cfg->dry_run)
+				return refuse(ctx, &pkt, cfg, now, len);
+		}
 	}
 
 	rules = src->rules & hdr->active;
@@ -696,18 +721,15 @@ int sluice_xdp(struct xdp_md *ctx)
 
 	if (!w->limited)
 		return finish(XDP_PASS, len);
+	if (breaker == SL_BRK_PROBE && w->action != SL_ACT_MARK)
+		breaker_unprobe(&pkt);
 	switch (w->action) {
 	case SL_ACT_MARK:
 		if (!set_mark(ctx, w->mark))
 			count(SL_CNT_MARKED, len);
 		return finish(XDP_PASS, len);
 	case SL_ACT_REJECT:
-		res = reject(ctx, &pkt, cfg, w->now, len);
-		if (res == XDP_TX) {
-			count(SL_CNT_REJECTED, len);
-			return res;
-		}
-		return finish(XDP_DROP, len);
+		return refuse(ctx, &pkt, cfg, w->now, len);
 	default:
 		return finish(XDP_DROP, len);
 	}
@@ -725,7 +747,10 @@ int sluice_tc_in(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-/* The server's FIN or RST toward a client gives the connection's slots back. */
+/*
+ * The server's FIN or RST toward a client gives the connection's slots
+ * back; a service with a breaker has its errors counted.
+ */
 SEC("tc")
 int sluice_tc_out(struct __sk_buff *skb)
 {
@@ -735,7 +760,11 @@ int sluice_tc_out(struct __sk_buff *skb)
 	__u32 zero = 0;
 
 	cfg = bpf_map_lookup_elem(&sl_cfg, &zero);
-	if (!cfg || !cfg->hdr[cfg->gen & 1].conns)
+	if (!cfg)
+		return TC_ACT_UNSPEC;
+	if (cfg->breakers)
+		breaker_watch(skb);
+	if (!cfg->hdr[cfg->gen & 1].conns)
 		return TC_ACT_UNSPEC;
 	if (sl_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt) !=
 	    SL_PARSE_IP)

@@ -197,6 +197,10 @@ struct sl_cfg {
 	 * a remembered refusal can be timed without reading the clock; 0
 	 * turns that off. */
 	__u64 tick_ns;
+	/* Circuit breakers defined (sluice_breaker.h); with none, neither XDP
+	 * nor TC egress spends a lookup on them. */
+	__u32 breakers;
+	__u32 breakers_pad;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
 };
 

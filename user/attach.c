@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <net/if.h>
@@ -348,6 +349,7 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
+	struct timespec ts;
 	struct sl_pins pins;
 	struct sl_cfg cfg;
 	__u32 zero = 0;
@@ -368,7 +370,11 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	st->dry_run = cfg.dry_run;
 	ret = pinned_key_capacity(ifname);
 	st->keys_capacity = ret > 0 ? ret : 0;
-	ret = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	st->read_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	ret = breakers__read(&pins.maps, &cfg, st->breakers, &st->n_breakers, err);
+	if (ret)
+		goto out;
 
 	link_fd = open_link(ifname, SL_PIN_LINK_XDP);
 	if (link_fd >= 0) {

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "breaker.h"
 #include "config.h"
 
 struct sl_attach_opts {
@@ -34,6 +35,9 @@ struct sl_iface_status {
 	unsigned generation, n_rules;
 	bool dry_run;
 	unsigned keys_capacity;
+	unsigned n_breakers;
+	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
+	__u64 read_ns;			/* CLOCK_MONOTONIC when read */
 };
 
 int attach__status(const char *ifname, struct sl_iface_status *st,

@@ -153,9 +153,10 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		fputs("{\"interface\":", stdout);
 		json_string(stdout, st->ifname);
 		printf(",\"ifindex\":%d,\"mode\":\"%s\",\"prog_id\":%u,\"link_id\":%u,"
-		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u",
+		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u,",
 		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
 		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity);
+		breakers__print_json(stdout, st->breakers, st->n_breakers, st->read_ns);
 		print_cluster(st->ifname, true);
 		putchar('}');
 		return;
@@ -165,6 +166,7 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 	       st->n_rules, st->n_rules == 1 ? "" : "s",
 	       st->dry_run ? ", dry run" : "", st->keys_capacity);
 	print_cluster(st->ifname, false);
+	breakers__print_text(stdout, st->breakers, st->n_breakers, st->read_ns);
 }
 
 int cmd_status(const char *path, int argc, char **argv)

@@ -1735,6 +1735,191 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+/*
+ * Breaker bounds. The controller decides every 100 ms, so a window or an
+ * open time under a second would be mostly rounding; a day is longer than
+ * anyone waits on a broken service. Probes are judged one by one in a map
+ * sized for SL_MAX_PROBES per breaker.
+ */
+#define MIN_BREAKER_NS		NS_PER_S
+#define MAX_BREAKER_NS		(86400 * NS_PER_S)
+#define MAX_BREAKER_ERRORS	1000000u
+
+enum {
+	BK_SERVICE	= 1 << 0,
+	BK_ERRORS	= 1 << 1,
+	BK_WITHIN	= 1 << 2,
+	BK_OPEN		= 1 << 3,
+	BK_PROBES	= 1 << 4,
+};
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} breaker_clauses[] = {
+	{ "service", BK_SERVICE },
+	{ "errors", BK_ERRORS },
+	{ "within", BK_WITHIN },
+	{ "open", BK_OPEN },
+	{ "probes", BK_PROBES },
+};
+
+int config_find_breaker(const struct sl_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->n_breakers; i++)
+		if (!strcmp(cfg->breakers[i].name, name))
+			return i;
+	return -1;
+}
+
+/* "tcp/PORT": breakers judge a service by its TCP resets and HTTP replies. */
+static int breaker_service(struct parser *p, const struct sl_config *cfg,
+			   unsigned t, struct sl_breaker_spec *b)
+{
+	const char *s = tok_at(p, t), *slash;
+	uint64_t port;
+	size_t i;
+	int idx;
+
+	slash = s ? strchr(s, '/') : NULL;
+	if (!slash)
+		return bad_value(p, t, "a service like tcp/8080");
+	for (i = 0; i < ARRAY_SIZE(protocols); i++)
+		if (!strncmp(s, protocols[i].name, slash - s) &&
+		    !protocols[i].name[slash - s])
+			break;
+	if (i < ARRAY_SIZE(protocols) && protocols[i].value != IPPROTO_TCP)
+		return fail_at(p, t, 0,
+			       "a breaker watches a TCP service (its resets and HTTP responses), got \"%s\"",
+			       s);
+	if (i == ARRAY_SIZE(protocols))
+		return bad_value(p, t, "a service like tcp/8080");
+	if (!parse_u64(slash + 1, &port))
+		return bad_item(p, t, slash + 1 - s, strlen(slash + 1), "a port number");
+	if (port < 1 || port > 65535)
+		return fail_at(p, t, slash + 1 - s, "port must be 1..65535, got \"%s\"",
+			       slash + 1);
+	for (idx = 0; idx < (int)cfg->n_breakers; idx++)
+		if (cfg->breakers[idx].port == port)
+			return fail_at(p, t, 0, "service %s already has breaker \"%s\"",
+				       s, cfg->breakers[idx].name);
+	b->port = port;
+	return 0;
+}
+
+/* A breaker's count after "errors" or "probes", 1..max. */
+static int breaker_count(struct parser *p, unsigned t, const char *what,
+			 uint64_t max, uint32_t *out)
+{
+	const char *s = tok_at(p, t);
+	uint64_t n;
+
+	if (!parse_u64(s, &n))
+		return bad_value(p, t, what);
+	if (n < 1 || n > max)
+		return fail_at(p, t, 0, "%s must be 1..%" PRIu64 ", got \"%s\"",
+			       p->tok[t - 1].s, max, s);
+	*out = n;
+	return 0;
+}
+
+static int breaker_duration(struct parser *p, unsigned t, uint64_t *out)
+{
+	const char *s = tok_at(p, t);
+
+	if (!parse_duration(s, out))
+		return bad_value(p, t, "a duration like 10s or 5m");
+	if (*out < MIN_BREAKER_NS || *out > MAX_BREAKER_NS)
+		return fail_at(p, t, 0, "%s must be 1s..1d, got \"%s\"",
+			       p->tok[t - 1].s, s);
+	return 0;
+}
+
+/* A duration in the largest unit that divides it: "90s", "5m", "1500ms". */
+static const char *duration_text(uint64_t ns, char *buf, size_t len)
+{
+	unsigned i = 0;
+
+	while (ns % durations[i].value)
+		i++;
+	snprintf(buf, len, "%" PRIu64 "%s", ns / durations[i].value,
+		 durations[i].name);
+	return buf;
+}
+
+/* breaker NAME service tcp/PORT errors N within DUR open DUR probes K */
+static int parse_breaker(struct parser *p, struct sl_config *cfg)
+{
+	struct sl_breaker_spec b = { 0 };
+	unsigned t = p->i++, given = 0, k;
+	const char *name = tok_at(p, t);
+	char within[32], open[32];
+	int idx, ret;
+
+	if (cfg->n_breakers == SL_MAX_BREAKERS)
+		return fail_at(p, 0, 0, "too many breakers (at most %d)",
+			       SL_MAX_BREAKERS);
+	if (!name || !valid_rule_name(name))
+		return bad_value(p, t,
+				 "a breaker name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit)");
+	idx = config_find_breaker(cfg, name);
+	if (idx >= 0 && cfg->breakers[idx].line)
+		return fail_at(p, t, 0, "breaker \"%s\" already defined at line %u",
+			       name, cfg->breakers[idx].line);
+	if (idx >= 0)
+		return fail_at(p, t, 0, "breaker \"%s\" already exists", name);
+	strcpy(b.name, name);
+	while (p->i < p->n) {
+		t = p->i++;
+		for (k = 0; k < ARRAY_SIZE(breaker_clauses); k++)
+			if (!strcmp(p->tok[t].s, breaker_clauses[k].name))
+				break;
+		if (k == ARRAY_SIZE(breaker_clauses))
+			return bad_token(p, t,
+					 "one of service, errors, within, open, probes");
+		if (given & breaker_clauses[k].bit)
+			return given_twice(p, t);
+		given |= breaker_clauses[k].bit;
+		t = p->i++;
+		switch (breaker_clauses[k].bit) {
+		case BK_SERVICE:
+			ret = breaker_service(p, cfg, t, &b);
+			break;
+		case BK_ERRORS:
+			ret = breaker_count(p, t, "an error count", MAX_BREAKER_ERRORS,
+					    &b.errors);
+			break;
+		case BK_WITHIN:
+			ret = breaker_duration(p, t, &b.within_ns);
+			break;
+		case BK_OPEN:
+			ret = breaker_duration(p, t, &b.open_ns);
+			break;
+		default:
+			ret = breaker_count(p, t, "a probe count", SL_MAX_PROBES,
+					    &b.probes);
+			break;
+		}
+		if (ret)
+			return ret;
+	}
+	for (k = 0; k < ARRAY_SIZE(breaker_clauses); k++)
+		if (!(given & breaker_clauses[k].bit))
+			return fail_at(p, p->n, 0,
+				       "breaker \"%s\" has no %s; a breaker needs service, errors, within, open and probes",
+				       b.name, breaker_clauses[k].name);
+	snprintf(b.text, sizeof(b.text),
+		 "breaker %s service tcp/%u errors %" PRIu32 " within %s open %s probes %" PRIu32,
+		 b.name, b.port, b.errors,
+		 duration_text(b.within_ns, within, sizeof(within)),
+		 duration_text(b.open_ns, open, sizeof(open)), b.probes);
+	b.line = p->line;
+	cfg->breakers[cfg->n_breakers++] = b;
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int (*parse)(struct parser *p, struct sl_config *cfg);
@@ -1745,15 +1930,13 @@ static const struct statement {
 	{ "allow", parse_allow },
 	{ "deny", parse_deny },
 	{ "rule", parse_rule },
+	{ "breaker", parse_breaker },
 	{ "conn-timeout", parse_conn_timeout },
 	{ "reject-limit", parse_reject_limit },
 	{ "metrics", parse_metrics },
 	{ "cluster", parse_cluster },
 };
 
-static const char *const later_statements[] = {
-	"breaker",
-};
 
 static int parse_statement(struct parser *p, struct sl_config *cfg)
 {
@@ -1764,10 +1947,8 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 	for (i = 0; i < ARRAY_SIZE(statements); i++)
 		if (!strcmp(kw, statements[i].name))
 			return statements[i].parse(p, cfg);
-	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
-		return fail_at(p, 0, 0, "%s is not supported yet", kw);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster)");
+			 "a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -15,6 +15,7 @@
 
 #include "sluice_abi.h"
 #include "redis_url.h"
+#include "sluice_breaker.h"
 
 #define SL_MAX_PORT_RANGES	16
 #define SL_MAX_FROM		16
@@ -67,6 +68,22 @@ struct sl_rule_spec {
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];
 	unsigned line;		/* source line, for messages */
+};
+
+/*
+ * A circuit breaker on one TCP service: errors (the service's RSTs and
+ * HTTP 5xx responses) within within_ns open it for open_ns, then probes
+ * connections test it (README: Circuit breakers).
+ */
+struct sl_breaker_spec {
+	char name[SL_NAME_LEN];
+	uint16_t port;
+	uint32_t errors;
+	uint64_t within_ns;
+	uint64_t open_ns;
+	uint32_t probes;
+	char text[SL_BRK_TEXT_LEN];	/* the statement in canonical form */
+	unsigned line;			/* source line, for messages */
 };
 
 /*
@@ -128,6 +145,8 @@ struct sl_config {
 	struct sl_cluster_conf cluster;
 	unsigned n_rules;
 	struct sl_rule_spec rules[SL_MAX_RULES];
+	unsigned n_breakers;
+	struct sl_breaker_spec breakers[SL_MAX_BREAKERS];
 	size_t n_allow, n_deny;		/* allow/deny CIDRs, growable arrays */
 	size_t cap_allow, cap_deny;
 	struct sl_cidr *allow, *deny;
@@ -183,6 +202,9 @@ void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);
 
 /* Index of the rule called name, or -1. */
 int config_find_rule(const struct sl_config *cfg, const char *name);
+
+/* Index of the breaker called name, or -1. */
+int config_find_breaker(const struct sl_config *cfg, const char *name);
 
 /* Adds a CIDR to the allow or deny list, ignoring exact duplicates. */
 int config_add_cidr(struct sl_config *cfg, bool deny, const struct sl_cidr *cidr);

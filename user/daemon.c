@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 
 #include "attach.h"
+#include "breaker.h"
 #include "cli.h"
 #include "cluster.h"
 #include "daemon.h"
@@ -35,6 +36,8 @@ struct daemon {
 	/* The cluster statement the daemon started with: fixed until restart. */
 	struct sl_cluster_conf cluster_conf;
 	struct sl_cluster *cluster;
+	struct sl_breaker_watch breakers;
+	bool breaker_failing;	/* the last tick failed and said so */
 };
 
 static void say(const struct daemon *d, const char *level, const char *event,
@@ -221,6 +224,67 @@ static void sweep(struct daemon *d)
 		    res.released_half_open, res.released_idle, res.adjusted, res.flows);
 }
 
+/*
+ * A breaker on this service just closed: the service is healthy again.
+ * This is the one place that reacts to it; rules that warm up (a rate
+ * ramping back to full over `warmup DUR`) restart their ramp from here.
+ */
+static void breaker_closed(struct daemon *d, const struct sl_breaker_change *c)
+{
+	say(d, "info", "breaker",
+	    "breaker %s: half_open -> closed: %llu of %u probes succeeded (service tcp/%u)",
+	    c->b->name, c->probes_ok, c->b->probes, c->b->port);
+}
+
+/* One log line per transition. */
+static void breaker_changed(void *arg, const struct sl_breaker_change *c)
+{
+	const struct sl_breaker_stats *b = c->b;
+	struct daemon *d = arg;
+
+	switch (b->state) {
+	case SL_BRK_OPEN:
+		if (c->from == SL_BRK_CLOSED)
+			say(d, "warning", "breaker",
+			    "breaker %s: closed -> open: %llu errors within %.3gs (service tcp/%u); refusing new connections for %.3gs",
+			    b->name, c->window_errors, b->within_ns / 1e9, b->port,
+			    b->open_ns / 1e9);
+		else
+			say(d, "warning", "breaker",
+			    "breaker %s: half_open -> open: %llu probes failed, %llu got no answer within %.3gs (service tcp/%u); refusing new connections for %.3gs",
+			    b->name, c->probes_failed, c->probes_timed_out,
+			    b->within_ns / 1e9, b->port, b->open_ns / 1e9);
+		break;
+	case SL_BRK_HALF_OPEN:
+		say(d, "info", "breaker",
+		    "breaker %s: open -> half_open: letting %u probe connections through (service tcp/%u)",
+		    b->name, b->probes, b->port);
+		break;
+	default:
+		breaker_closed(d, c);
+		break;
+	}
+}
+
+/* Every SL_BREAKER_TICK_MS: the transitions that are due. */
+static void breakers_tick(struct daemon *d)
+{
+	struct sl_error err = {};
+	struct sl_pins pins;
+	int ret;
+
+	ret = pins__open(&pins, d->ifname, &err);
+	if (!ret) {
+		ret = breakers__tick(&d->breakers, &pins.maps, monotonic_ns(),
+				     breaker_changed, d, &err);
+		pins__close(&pins);
+	}
+	/* Ten ticks a second: say a failure once, not ten times a second. */
+	if (ret && !d->breaker_failing)
+		say(d, "error", "breaker", "%s", err.msg);
+	d->breaker_failing = ret;
+}
+
 static int open_timer(unsigned ms)
 {
 	struct itimerspec its = {
@@ -279,7 +343,7 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	struct sl_error cluster_down = {};
 	const char *addr;
 	sigset_t sigs;
-	int sig_fd = -1, timer_fd = -1, code = SL_EXIT_FAIL, ret;
+	int sig_fd = -1, timer_fd = -1, brk_fd = -1, code = SL_EXIT_FAIL, ret;
 	bool running = true;
 
 	config_init(&conf);
@@ -320,7 +384,8 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	timer_fd = open_timer(opts->sweep_ms);
-	if (sig_fd < 0 || timer_fd < 0) {
+	brk_fd = open_timer(SL_BREAKER_TICK_MS);
+	if (sig_fd < 0 || timer_fd < 0 || brk_fd < 0) {
 		say(&d, "error", "start", "signalfd/timerfd: %s", strerror(errno));
 		goto out;
 	}
@@ -367,14 +432,15 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	}
 
 	while (running) {
-		struct pollfd fds[2] = {
+		struct pollfd fds[3] = {
 			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = timer_fd, .events = POLLIN },
+			{ .fd = brk_fd, .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 		__u64 ticks;
 
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			say(&d, "error", "poll", "%s", strerror(errno));
@@ -383,6 +449,9 @@ int daemon__run(const struct sl_daemon_opts *opts)
 		if (fds[1].revents & POLLIN &&
 		    read(timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
 			sweep(&d);
+		if (fds[2].revents & POLLIN &&
+		    read(brk_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			breakers_tick(&d);
 		if (!(fds[0].revents & POLLIN) ||
 		    read(sig_fd, &si, sizeof(si)) != sizeof(si))
 			continue;
@@ -412,6 +481,8 @@ out:
 		close(sig_fd);
 	if (timer_fd >= 0)
 		close(timer_fd);
+	if (brk_fd >= 0)
+		close(brk_fd);
 	config_free(&conf);
 	return code;
 }

@@ -177,6 +177,72 @@ static void format_cluster(FILE *f, const char *ifname,
 	}
 }
 
+/* One breaker's sample: interface, breaker and perhaps one more label. */
+static void breaker_sample(FILE *f, const char *name, const char *ifname,
+			   const char *breaker, const char *label,
+			   const char *value, unsigned long long v)
+{
+	fprintf(f, "%s{interface=", name);
+	label_value(f, ifname);
+	fputs(",breaker=", f);
+	label_value(f, breaker);
+	if (label) {
+		fprintf(f, ",%s=", label);
+		label_value(f, value);
+	}
+	fprintf(f, "} %llu\n", v);
+}
+
+/* Families only when there are breakers: an empty family says nothing. */
+static void breaker_metrics(FILE *f, const char *ifname, const struct sl_stats *st)
+{
+	const struct sl_breaker_stats *b = st->breakers;
+	unsigned i, s;
+
+	if (!st->n_breakers)
+		return;
+	family(f, "sluice_breaker_state", "gauge",
+	       "Circuit breaker state: 0 closed, 1 open (new connections refused), 2 half-open (probing).");
+	for (i = 0; i < st->n_breakers; i++)
+		breaker_sample(f, "sluice_breaker_state", ifname, b[i].name, NULL,
+			       NULL, b[i].state);
+	family(f, "sluice_breaker_transitions_total", "counter",
+	       "Circuit breaker transitions, by the state entered.");
+	for (i = 0; i < st->n_breakers; i++)
+		for (s = 0; s < SL_BRK_STATES; s++)
+			breaker_sample(f, "sluice_breaker_transitions_total", ifname,
+				       b[i].name, "to", breaker_state_name(s),
+				       b[i].transitions[s]);
+	family(f, "sluice_breaker_errors_total", "counter",
+	       "Errors the breaker's service sent toward clients, by kind: TCP resets and HTTP/1.x 5xx status lines.");
+	for (i = 0; i < st->n_breakers; i++) {
+		breaker_sample(f, "sluice_breaker_errors_total", ifname, b[i].name,
+			       "kind", "rst", b[i].c.rsts);
+		breaker_sample(f, "sluice_breaker_errors_total", ifname, b[i].name,
+			       "kind", "http_5xx", b[i].c.http_5xx);
+	}
+	family(f, "sluice_breaker_http_responses_total", "counter",
+	       "HTTP/1.x status lines the breaker's service sent, any status.");
+	for (i = 0; i < st->n_breakers; i++)
+		breaker_sample(f, "sluice_breaker_http_responses_total", ifname,
+			       b[i].name, NULL, NULL, b[i].c.responses);
+	family(f, "sluice_breaker_refused_total", "counter",
+	       "New connections refused while the breaker was open or had no probe left.");
+	for (i = 0; i < st->n_breakers; i++)
+		breaker_sample(f, "sluice_breaker_refused_total", ifname, b[i].name,
+			       NULL, NULL, b[i].c.refused);
+	family(f, "sluice_breaker_probes_total", "counter",
+	       "Half-open probe connections judged, by result: ok, failed, timed_out (no answer in time).");
+	for (i = 0; i < st->n_breakers; i++) {
+		breaker_sample(f, "sluice_breaker_probes_total", ifname, b[i].name,
+			       "result", "ok", b[i].c.probes_ok);
+		breaker_sample(f, "sluice_breaker_probes_total", ifname, b[i].name,
+			       "result", "failed", b[i].c.probes_failed);
+		breaker_sample(f, "sluice_breaker_probes_total", ifname, b[i].name,
+			       "result", "timed_out", b[i].probes_timed_out);
+	}
+}
+
 void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 		     const struct sl_daemon_stats *d)
 {
@@ -239,6 +305,7 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 	family(f, "sluice_dry_run", "gauge",
 	       "1 while the rule set runs dry: packets over a limit count as limited but pass.");
 	sample(f, "sluice_dry_run", ifname, NULL, NULL, st->dry_run);
+	breaker_metrics(f, ifname, st);
 
 	if (!d)
 		return;

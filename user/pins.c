@@ -135,6 +135,10 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_CNT, &pins->maps.cnt },
 		{ SL_MAP_FLOWS, &pins->maps.flows },
 		{ SL_MAP_CONNS, &pins->maps.conns },
+		{ SL_MAP_BRKPORT, &pins->maps.brkport },
+		{ SL_MAP_BRK, &pins->maps.brk },
+		{ SL_MAP_BRKCNT, &pins->maps.brkcnt },
+		{ SL_MAP_PROBES, &pins->maps.probes },
 	};
 	size_t i;
 	int ret;

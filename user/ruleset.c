@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "breaker.h"
 #include "ruleset.h"
 #include "sluice_cluster.h"
 #include "sluice_limiter.h"
@@ -581,6 +582,14 @@ static __u64 clock_tick_ns(void)
 	return (__u64)res.tv_sec * 1000000000ull + res.tv_nsec;
 }
 
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		   struct sl_error *err)
 {
@@ -603,6 +612,10 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		ret = write_sources(maps, conf, next);
 	if (ret)
 		return fail(err, ret, "writing the new rule set");
+	/* Breakers are not generations: each one changes on its own. */
+	ret = breakers__apply(maps, conf, &cfg, monotonic_ns(), err);
+	if (ret)
+		return ret;
 
 	/* First publish the new generation's header beside the live one, then
 	 * flip: two updates, each changing nothing the data path reads but
@@ -708,7 +721,7 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		ret = read_sources(maps->src6, SL_FAM_IP6, gen, conf);
 	if (ret)
 		return fail(err, ret, "reading the allow and deny sets");
-	return 0;
+	return breakers__read_config(maps, &cfg, conf, err);
 }
 
 int ruleset__set_dry_run(const struct sl_maps *maps, bool dry_run)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -75,6 +76,7 @@ int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0, i;
 	int ncpus = libbpf_num_possible_cpus();
+	struct timespec ts;
 	struct sl_cfg cfg;
 	const char *what;
 	int ret;
@@ -137,7 +139,10 @@ int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 			    sizeof(struct sl_flow), &st->flows_tracked);
 	if (ret)
 		goto fail;
-	return 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	st->read_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	return breakers__read(maps, &cfg, st->breakers, &st->n_breakers, err);
 fail:
 	snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror(-ret));
 	return ret;
@@ -195,9 +200,11 @@ void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st)
 		json_counter(f, sl_total_names[i].name,
 			     &st->cnt[sl_total_names[i].index], i);
 	fprintf(f, "},\"keys_tracked\":%llu,\"keys_capacity\":%llu,"
-		"\"flows_tracked\":%llu,\"flows_capacity\":%llu}\n",
+		"\"flows_tracked\":%llu,\"flows_capacity\":%llu,",
 		st->keys_tracked, st->keys_capacity, st->flows_tracked,
 		st->flows_capacity);
+	breakers__print_json(f, st->breakers, st->n_breakers, st->read_ns);
+	fputs("}\n", f);
 }
 
 void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
@@ -229,4 +236,8 @@ void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
 		fprintf(f, "%-20s %12llu %14llu\n", sl_reason_names[i].name,
 			(unsigned long long)st->cnt[sl_reason_names[i].index].packets,
 			(unsigned long long)st->cnt[sl_reason_names[i].index].bytes);
+	if (st->n_breakers) {
+		fputc('\n', f);
+		breakers__print_text(f, st->breakers, st->n_breakers, st->read_ns);
+	}
 }

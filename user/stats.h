@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "breaker.h"
 #include "config.h"
 #include "ruleset.h"
 
@@ -22,6 +23,9 @@ struct sl_stats {
 	struct sl_counter cnt[SL_CNT_MAX];
 	unsigned long long keys_tracked, keys_capacity;
 	unsigned long long flows_tracked, flows_capacity;
+	unsigned n_breakers;
+	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
+	__u64 read_ns;		/* CLOCK_MONOTONIC when read */
 };
 
 struct sl_counter_name {

@@ -391,6 +391,10 @@ static inline int setup(void **state)
 		.cnt = bpf_map__fd(fx->skel->maps.sl_cnt),
 		.flows = bpf_map__fd(fx->skel->maps.sl_flows),
 		.conns = bpf_map__fd(fx->skel->maps.sl_conns),
+		.brkport = bpf_map__fd(fx->skel->maps.sl_brkport),
+		.brk = bpf_map__fd(fx->skel->maps.sl_brk),
+		.brkcnt = bpf_map__fd(fx->skel->maps.sl_brkcnt),
+		.probes = bpf_map__fd(fx->skel->maps.sl_probes),
 	};
 	config_init(&fx->conf);
 	fx->skel->bss->sl_test_now_ns = NS_PER_S;

@@ -612,11 +612,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"conn-timeouts\"");
 }
 
 static void test_later_statements_are_refused_not_ignored(void **state)
@@ -1672,7 +1672,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
