@@ -53,6 +53,7 @@ static void assert_empty(const struct sl_config *cfg)
 	assert_int_equal(cfg->reject_limit.burst, 0);
 	assert_string_equal(cfg->metrics, "");
 	assert_int_equal(cfg->n_rules, 0);
+	assert_int_equal(cfg->n_breakers, 0);
 	assert_int_equal(cfg->n_allow, 0);
 	assert_int_equal(cfg->n_deny, 0);
 }
@@ -617,12 +618,6 @@ static void test_unknown_statement(void **state)
 		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
 		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"conn-timeouts\"");
-}
-
-static void test_later_statements_are_refused_not_ignored(void **state)
-{
-	assert_error("breaker api service tcp/8080 errors 100 within 10s open 5m probes 10",
-		     "rules.conf:7:1: breaker is not supported yet");
 }
 
 /* Rules: matches. */
@@ -1657,6 +1652,195 @@ static void test_design_example_lines_not_yet_supported_say_why(void **state)
 	}
 }
 
+/* Breakers. */
+
+#define BRK_API	"breaker api service tcp/8080 errors 100 within 10s open 5m probes 10"
+
+static void test_breaker_design_example(void **state)
+{
+	const struct sl_breaker_spec *b;
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "breaker api    service tcp/8080 errors 100 within 10s open 5m probes 10"), 0);
+	assert_int_equal(cfg.n_breakers, 1);
+	b = &cfg.breakers[0];
+	assert_string_equal(b->name, "api");
+	assert_int_equal(b->port, 8080);
+	assert_int_equal(b->errors, 100);
+	assert_int_equal(b->within_ns, 10 * S);
+	assert_int_equal(b->open_ns, 300 * S);
+	assert_int_equal(b->probes, 10);
+	assert_int_equal(b->line, LINE);
+	assert_string_equal(b->text, BRK_API);
+	assert_int_equal(config_find_breaker(&cfg, "api"), 0);
+	assert_int_equal(config_find_breaker(&cfg, "web"), -1);
+	/* Rules and breakers have names of their own. */
+	assert_int_equal(config_find_rule(&cfg, "api"), -1);
+	config_free(&cfg);
+}
+
+static void test_breaker_clauses_in_any_order_canonical_text(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "breaker db.primary probes 1 open 90s within 1500ms errors 1 service tcp/05432"), 0);
+	assert_int_equal(parse(&cfg, "breaker b2 service tcp/1 errors 1000000 within 1d open 60m probes 1000 # max"), 0);
+	assert_int_equal(parse(&cfg, "breaker b3 service tcp/65535 errors 7 within 1s open 3600s probes 2"), 0);
+	assert_int_equal(cfg.n_breakers, 3);
+	assert_string_equal(cfg.breakers[0].text,
+			    "breaker db.primary service tcp/5432 errors 1 within 1500ms open 90s probes 1");
+	assert_int_equal(cfg.breakers[0].within_ns, 1500 * MS);
+	assert_string_equal(cfg.breakers[1].text,
+			    "breaker b2 service tcp/1 errors 1000000 within 1d open 1h probes 1000");
+	assert_string_equal(cfg.breakers[2].text,
+			    "breaker b3 service tcp/65535 errors 7 within 1s open 1h probes 2");
+	config_free(&cfg);
+}
+
+/* The text is what the controller re-parses from the pins (as a command line). */
+static void test_breaker_canonical_text_round_trips(void **state)
+{
+	struct sl_config cfg, back;
+	unsigned i;
+
+	config_init(&cfg);
+	config_init(&back);
+	assert_int_equal(parse(&cfg, BRK_API), 0);
+	assert_int_equal(parse(&cfg, "breaker x open 1500ms service tcp/443 probes 3 within 90s errors 5"), 0);
+	for (i = 0; i < cfg.n_breakers; i++) {
+		const struct sl_breaker_spec *a = &cfg.breakers[i], *b;
+
+		assert_int_equal(config_parse_line(&back, a->text, NULL, 0, &err), 0);
+		b = &back.breakers[i];
+		assert_string_equal(a->name, b->name);
+		assert_int_equal(a->port, b->port);
+		assert_int_equal(a->errors, b->errors);
+		assert_int_equal(a->within_ns, b->within_ns);
+		assert_int_equal(a->open_ns, b->open_ns);
+		assert_int_equal(a->probes, b->probes);
+		assert_string_equal(a->text, b->text);
+		assert_int_equal(b->line, 0);
+	}
+	config_free(&cfg);
+	config_free(&back);
+}
+
+static void test_breaker_errors(void **state)
+{
+	static const struct {
+		const char *line, *msg;
+	} cases[] = {
+		{ "breaker",
+		  "rules.conf:7:8: expected a breaker name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"breaker\", got end of line" },
+		{ "breaker -api service tcp/80",
+		  "rules.conf:7:9: expected a breaker name (up to 31 letters, digits, '_', '.' or '-', starting with a letter or digit) after \"breaker\", got \"-api\"" },
+		{ "breaker api service tcp/80 colour red",
+		  "rules.conf:7:28: expected one of service, errors, within, open, probes, got \"colour\"" },
+		{ "breaker api service tcp/80 service tcp/81",
+		  "rules.conf:7:28: \"service\" given twice" },
+		{ "breaker api service",
+		  "rules.conf:7:20: expected a service like tcp/8080 after \"service\", got end of line" },
+		{ "breaker api service 8080",
+		  "rules.conf:7:21: expected a service like tcp/8080 after \"service\", got \"8080\"" },
+		{ "breaker api service sctp/80",
+		  "rules.conf:7:21: expected a service like tcp/8080 after \"service\", got \"sctp/80\"" },
+		{ "breaker api service /80",
+		  "rules.conf:7:21: expected a service like tcp/8080 after \"service\", got \"/80\"" },
+		{ "breaker api service udp/53",
+		  "rules.conf:7:21: a breaker watches a TCP service (its resets and HTTP responses), got \"udp/53\"" },
+		{ "breaker api service tcp/http",
+		  "rules.conf:7:25: expected a port number, got \"http\"" },
+		{ "breaker api service tcp/",
+		  "rules.conf:7:25: expected a port number, got \"\"" },
+		{ "breaker api service tcp/0",
+		  "rules.conf:7:25: port must be 1..65535, got \"0\"" },
+		{ "breaker api service tcp/65536",
+		  "rules.conf:7:25: port must be 1..65535, got \"65536\"" },
+		{ "breaker api errors",
+		  "rules.conf:7:19: expected an error count after \"errors\", got end of line" },
+		{ "breaker api errors many",
+		  "rules.conf:7:20: expected an error count after \"errors\", got \"many\"" },
+		{ "breaker api errors 0",
+		  "rules.conf:7:20: errors must be 1..1000000, got \"0\"" },
+		{ "breaker api errors 1000001",
+		  "rules.conf:7:20: errors must be 1..1000000, got \"1000001\"" },
+		{ "breaker api within 10",
+		  "rules.conf:7:20: expected a duration like 10s or 5m after \"within\", got \"10\"" },
+		{ "breaker api within 999ms",
+		  "rules.conf:7:20: within must be 1s..1d, got \"999ms\"" },
+		{ "breaker api within 25h",
+		  "rules.conf:7:20: within must be 1s..1d, got \"25h\"" },
+		{ "breaker api open soon",
+		  "rules.conf:7:18: expected a duration like 10s or 5m after \"open\", got \"soon\"" },
+		{ "breaker api open 0s",
+		  "rules.conf:7:18: open must be 1s..1d, got \"0s\"" },
+		{ "breaker api open 2d",
+		  "rules.conf:7:18: open must be 1s..1d, got \"2d\"" },
+		{ "breaker api probes few",
+		  "rules.conf:7:20: expected a probe count after \"probes\", got \"few\"" },
+		{ "breaker api probes 0",
+		  "rules.conf:7:20: probes must be 1..1000, got \"0\"" },
+		{ "breaker api probes 1001",
+		  "rules.conf:7:20: probes must be 1..1000, got \"1001\"" },
+		{ "breaker api",
+		  "rules.conf:7:12: breaker \"api\" has no service; a breaker needs service, errors, within, open and probes" },
+		{ "breaker api service tcp/80 errors 5 within 2s open 2s",
+		  "rules.conf:7:54: breaker \"api\" has no probes; a breaker needs service, errors, within, open and probes" },
+		{ "breaker api probes 2 open 2s within 2s service tcp/80   # no errors",
+		  "rules.conf:7:54: breaker \"api\" has no errors; a breaker needs service, errors, within, open and probes" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_error(cases[i].line, cases[i].msg);
+}
+
+static void test_breaker_duplicates_and_limit(void **state)
+{
+	struct sl_config cfg;
+	char line[128];
+	unsigned i;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, BRK_API), 0);
+	assert_int_equal(parse(&cfg, "breaker api service tcp/81 errors 1 within 1s open 1s probes 1"), -EINVAL);
+	assert_string_equal(err.msg, "rules.conf:7:9: breaker \"api\" already defined at line 7");
+	assert_int_equal(parse(&cfg, "breaker web service tcp/8080 errors 1 within 1s open 1s probes 1"), -EINVAL);
+	assert_string_equal(err.msg, "rules.conf:7:21: service tcp/8080 already has breaker \"api\"");
+	assert_int_equal(cfg.n_breakers, 1);
+	config_free(&cfg);
+
+	/* Read back from the pins, a breaker has no line. */
+	config_init(&cfg);
+	assert_int_equal(config_parse_line(&cfg, BRK_API, NULL, 0, &err), 0);
+	assert_int_equal(config_parse_line(&cfg, BRK_API, NULL, 0, &err), -EINVAL);
+	assert_string_equal(err.msg, "argument 2: breaker \"api\" already exists");
+	config_free(&cfg);
+
+	config_init(&cfg);
+	for (i = 0; i < SL_MAX_BREAKERS; i++) {
+		snprintf(line, sizeof(line),
+			 "breaker b%u service tcp/%u errors 1 within 1s open 1s probes 1",
+			 i, 1000 + i);
+		assert_int_equal(parse(&cfg, line), 0);
+	}
+	assert_int_equal(parse(&cfg, "breaker one-more service tcp/2000 errors 1 within 1s open 1s probes 1"),
+			 -EINVAL);
+	assert_string_equal(err.msg, "rules.conf:7:1: too many breakers (at most 32)");
+	assert_int_equal(cfg.n_breakers, SL_MAX_BREAKERS);
+	config_free(&cfg);
+}
+
+static void test_breaker_command_line_errors_name_the_argument(void **state)
+{
+	assert_cli_error("breaker api service tcp/80 errors 5 within 2s open 2s probes lots",
+			 "argument 12: expected a probe count after \"probes\", got \"lots\"");
+	assert_cli_error("breaker api service tcp/80",
+			 "argument 5: breaker \"api\" has no errors; a breaker needs service, errors, within, open and probes");
+}
+
 /* Command lines. */
 
 static void test_command_line_errors_name_the_argument(void **state)
@@ -1707,6 +1891,7 @@ static void test_file_parses_every_statement(void **state)
 		   "rule api-conn  proto tcp dport 443             key src            conns 100            action reject\n"
 		   "rule dns       proto udp dport 53              key src            window 100/h window 1000/d action drop\n"
 		   "rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7\n"
+		   "breaker api    service tcp/8080 errors 100 within 10s open 5m probes 10\n"
 		   "metrics [::1]:9477\n");
 	config_init(&cfg);
 	assert_int_equal(config_parse_file(&cfg, path, &err), 0);
@@ -1728,6 +1913,9 @@ static void test_file_parses_every_statement(void **state)
 	assert_int_equal(cfg.rules[2].action, SL_ACT_REJECT);
 	assert_int_equal(cfg.rules[3].n_limits, 2);
 	assert_int_equal(cfg.rules[4].mark, 7);
+	assert_int_equal(cfg.n_breakers, 1);
+	assert_int_equal(cfg.breakers[0].line, 15);
+	assert_int_equal(cfg.breakers[0].port, 8080);
 	assert_string_equal(cfg.metrics, "[::1]:9477");
 	config_free(&cfg);
 }
@@ -1905,7 +2093,6 @@ int main(void)
 		cmocka_unit_test(test_allow_with_one_bad_cidr_adds_none),
 		cmocka_unit_test(test_host_bits_set_suggests_the_network),
 		cmocka_unit_test(test_unknown_statement),
-		cmocka_unit_test(test_later_statements_are_refused_not_ignored),
 		cmocka_unit_test(test_rule_defaults_key_src_full_prefixes_and_drop),
 		cmocka_unit_test(test_rule_names_allow_letters_digits_and_separators),
 		cmocka_unit_test(test_rule_name_errors),
@@ -1957,6 +2144,12 @@ int main(void)
 		cmocka_unit_test(test_canonical_text_round_trips),
 		cmocka_unit_test(test_canonical_text_too_long_is_an_error),
 		cmocka_unit_test(test_design_example_lines_not_yet_supported_say_why),
+		cmocka_unit_test(test_breaker_design_example),
+		cmocka_unit_test(test_breaker_clauses_in_any_order_canonical_text),
+		cmocka_unit_test(test_breaker_canonical_text_round_trips),
+		cmocka_unit_test(test_breaker_errors),
+		cmocka_unit_test(test_breaker_duplicates_and_limit),
+		cmocka_unit_test(test_breaker_command_line_errors_name_the_argument),
 		cmocka_unit_test(test_command_line_errors_name_the_argument),
 		cmocka_unit_test(test_file_parses_every_statement),
 		cmocka_unit_test(test_file_error_names_file_line_and_column),

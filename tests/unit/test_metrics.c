@@ -2,7 +2,8 @@
 /*
  * Prometheus metrics: the exact exposition text for known counters, that a
  * real parser (python3-prometheus-client's) reads it back to the values
- * `stats --json` prints, that no label ever names an address, and the HTTP
+ * `stats --json` prints (breakers included), that no label ever names an
+ * address, and the HTTP
  * server: 503 without pins, 404 elsewhere, 405 for other methods, bind
  * errors reported.
  */
@@ -67,6 +68,35 @@ static void fill(struct sl_stats *s)
 	s->keys_capacity = 262144;
 	s->flows_tracked = 56;
 	s->flows_capacity = 65536;
+}
+
+/* Two breakers, one open and one half-open, every number distinct. */
+static void fill_breakers(struct sl_stats *s)
+{
+	struct sl_breaker_stats *b = s->breakers;
+
+	s->n_breakers = 2;
+	strcpy(b[0].name, "api");
+	b[0].port = 8080;
+	b[0].state = SL_BRK_OPEN;
+	b[0].errors = 5;
+	b[0].probes = 2;
+	b[0].within_ns = 2000000000;
+	b[0].open_ns = 3000000000;
+	b[0].transitions[SL_BRK_CLOSED] = 1;
+	b[0].transitions[SL_BRK_OPEN] = 3;
+	b[0].transitions[SL_BRK_HALF_OPEN] = 2;
+	b[0].probes_timed_out = 4;
+	b[0].c = (struct sl_breaker_counter){
+		.rsts = 11, .http_5xx = 12, .responses = 13, .probes_ok = 14,
+		.probes_failed = 15, .refused = 16,
+	};
+	strcpy(b[1].name, "db");
+	b[1].port = 5432;
+	b[1].state = SL_BRK_HALF_OPEN;
+	b[1].probes_left = 1;
+	b[1].transitions[SL_BRK_HALF_OPEN] = 21;
+	b[1].c.rsts = 22;
 }
 
 static int setup(void **state)
@@ -262,10 +292,16 @@ static void test_format_escapes_label_values(void **state)
 static void test_format_labels_never_name_an_address(void **state)
 {
 	static const char *const allowed[] = {
-		"interface", "rule", "reason", "verdict", "result",
+		"interface", "rule", "reason", "verdict", "result", "breaker",
+		"kind", "to",
 	};
-	char *out = format("eth0", &st, &daemon_stats), *line, *save = NULL;
+	static struct sl_stats with;
+	char *out, *line, *save = NULL;
 	unsigned samples = 0;
+
+	with = st;
+	fill_breakers(&with);
+	out = format("eth0", &with, &daemon_stats);
 
 	for (line = strtok_r(out, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -294,8 +330,9 @@ static void test_format_labels_never_name_an_address(void **state)
 		}
 		assert_int_equal(*p, '}');
 	}
-	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 9, gauges 6, daemon 7. */
-	assert_int_equal(samples, 14 + 16 + 18 + 6 + 7);
+	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 9, gauges 6, daemon 7,
+	 * breakers 2 x 11. */
+	assert_int_equal(samples, 14 + 16 + 18 + 6 + 7 + 22);
 	free(out);
 }
 
@@ -349,6 +386,18 @@ static const char check_py[] =
 	"assert take('sluice_connections_released_total', reason='idle') == daemon['released_idle']\n"
 	"assert take('sluice_connection_counts_corrected_total') == daemon['counts_corrected']\n"
 	"assert take('sluice_start_time_seconds') == daemon['start_time']\n"
+	"states = {'closed': 0, 'open': 1, 'half_open': 2}\n"
+	"for b in stats['breakers']:\n"
+	"    n, c = b['name'], b['counters']\n"
+	"    assert take('sluice_breaker_state', breaker=n) == states[b['state']], b\n"
+	"    for to, v in b['transitions'].items():\n"
+	"        assert take('sluice_breaker_transitions_total', breaker=n, to=to) == v, (b, to)\n"
+	"    assert take('sluice_breaker_errors_total', breaker=n, kind='rst') == c['rsts'], b\n"
+	"    assert take('sluice_breaker_errors_total', breaker=n, kind='http_5xx') == c['http_5xx'], b\n"
+	"    assert take('sluice_breaker_http_responses_total', breaker=n) == c['responses'], b\n"
+	"    assert take('sluice_breaker_refused_total', breaker=n) == c['refused'], b\n"
+	"    for r in ('ok', 'failed', 'timed_out'):\n"
+	"        assert take('sluice_breaker_probes_total', breaker=n, result=r) == c['probes_' + r], (b, r)\n"
 	"assert not samples, samples\n"
 	"print('ok', families)\n";
 
@@ -372,18 +421,22 @@ static void write_string(FILE *f, const void *arg)
 	fputs(arg, f);
 }
 
+/* The snapshot the next parse_with_prometheus_client() writes out. */
+static const struct sl_stats *shown = &st;
+
 static void write_metrics(FILE *f, const void *arg)
 {
-	metrics__format(f, arg, &st, &daemon_stats);
+	metrics__format(f, arg, shown, &daemon_stats);
 }
 
 static void write_json(FILE *f, const void *arg)
 {
-	stats__print_json(f, arg, &st);
+	stats__print_json(f, arg, shown);
 }
 
 static void parse_with_prometheus_client(const char *ifname)
 {
+	char families[16];
 	char script[64], text[64], json[64], cmd[512], line[4096] = "";
 	const struct sl_daemon_stats *d = &daemon_stats;
 	FILE *p;
@@ -412,7 +465,9 @@ static void parse_with_prometheus_client(const char *ifname)
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("the parser refused the metrics of \"%s\":\n%s", ifname,
 			 line);
-	assert_string_equal(line, "ok 22\n");
+	/* Breakers add their six families only when there are some. */
+	snprintf(families, sizeof(families), "ok %d\n", shown->n_breakers ? 28 : 22);
+	assert_string_equal(line, families);
 }
 
 static void test_format_parses_back_to_the_stats_json_values(void **state)
@@ -423,6 +478,59 @@ static void test_format_parses_back_to_the_stats_json_values(void **state)
 static void test_format_escaped_labels_parse_back(void **state)
 {
 	parse_with_prometheus_client("we\"ird\\if");
+}
+
+static void test_format_breakers_parse_back_to_the_stats_json_values(void **state)
+{
+	static struct sl_stats with;
+
+	with = st;
+	fill_breakers(&with);
+	shown = &with;
+	parse_with_prometheus_client("eth0");
+	shown = &st;
+}
+
+static const char expected_breaker[] =
+	"# HELP sluice_breaker_state Circuit breaker state: 0 closed, 1 open (new connections refused), 2 half-open (probing).\n"
+	"# TYPE sluice_breaker_state gauge\n"
+	"sluice_breaker_state{interface=\"eth0\",breaker=\"api\"} 1\n"
+	"# HELP sluice_breaker_transitions_total Circuit breaker transitions, by the state entered.\n"
+	"# TYPE sluice_breaker_transitions_total counter\n"
+	"sluice_breaker_transitions_total{interface=\"eth0\",breaker=\"api\",to=\"closed\"} 1\n"
+	"sluice_breaker_transitions_total{interface=\"eth0\",breaker=\"api\",to=\"open\"} 3\n"
+	"sluice_breaker_transitions_total{interface=\"eth0\",breaker=\"api\",to=\"half_open\"} 2\n"
+	"# HELP sluice_breaker_errors_total Errors the breaker's service sent toward clients, by kind: TCP resets and HTTP/1.x 5xx status lines.\n"
+	"# TYPE sluice_breaker_errors_total counter\n"
+	"sluice_breaker_errors_total{interface=\"eth0\",breaker=\"api\",kind=\"rst\"} 11\n"
+	"sluice_breaker_errors_total{interface=\"eth0\",breaker=\"api\",kind=\"http_5xx\"} 12\n"
+	"# HELP sluice_breaker_http_responses_total HTTP/1.x status lines the breaker's service sent, any status.\n"
+	"# TYPE sluice_breaker_http_responses_total counter\n"
+	"sluice_breaker_http_responses_total{interface=\"eth0\",breaker=\"api\"} 13\n"
+	"# HELP sluice_breaker_refused_total New connections refused while the breaker was open or had no probe left.\n"
+	"# TYPE sluice_breaker_refused_total counter\n"
+	"sluice_breaker_refused_total{interface=\"eth0\",breaker=\"api\"} 16\n"
+	"# HELP sluice_breaker_probes_total Half-open probe connections judged, by result: ok, failed, timed_out (no answer in time).\n"
+	"# TYPE sluice_breaker_probes_total counter\n"
+	"sluice_breaker_probes_total{interface=\"eth0\",breaker=\"api\",result=\"ok\"} 14\n"
+	"sluice_breaker_probes_total{interface=\"eth0\",breaker=\"api\",result=\"failed\"} 15\n"
+	"sluice_breaker_probes_total{interface=\"eth0\",breaker=\"api\",result=\"timed_out\"} 4\n";
+
+/* After the interface's own gauges, before the daemon's families. */
+static void test_format_writes_breaker_families_exactly(void **state)
+{
+	static struct sl_stats with;
+	size_t cut = strstr(expected, "# HELP sluice_reloads_total") - expected;
+	char *out;
+
+	with = st;
+	fill_breakers(&with);
+	with.n_breakers = 1;
+	out = format("eth0", &with, &daemon_stats);
+	assert_memory_equal(out, expected, cut);
+	assert_memory_equal(out + cut, expected_breaker, strlen(expected_breaker));
+	assert_string_equal(out + cut + strlen(expected_breaker), expected + cut);
+	free(out);
 }
 
 /* The HTTP server. */
@@ -686,6 +794,8 @@ int main(void)
 		cmocka_unit_test(test_format_labels_never_name_an_address),
 		cmocka_unit_test(test_format_parses_back_to_the_stats_json_values),
 		cmocka_unit_test(test_format_escaped_labels_parse_back),
+		cmocka_unit_test(test_format_breakers_parse_back_to_the_stats_json_values),
+		cmocka_unit_test(test_format_writes_breaker_families_exactly),
 		cmocka_unit_test(test_server_without_pins_answers_503_with_one_line),
 		cmocka_unit_test(test_server_answers_404_elsewhere_and_405_to_other_methods),
 		cmocka_unit_test(test_server_on_ipv6_loopback),
