@@ -281,5 +281,5 @@ int main(void)
 		cmocka_unit_test(test_text_says_when_open_ends_and_what_probes_are_left),
 	};
 
-	return cmocka_run_group_tests_name("breaker", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("breaker-logic", tests, NULL, NULL);
 }
