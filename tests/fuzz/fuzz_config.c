@@ -20,6 +20,8 @@
  *     if one failed, the file fails with the first failing line's message
  *     and leaves the config empty;
  *   - every accepted config is within the documented bounds;
+ *   - every breaker is within its bounds, its name and service its own, and
+ *     its canonical text parses back to the same breaker;
  *   - every rule's canonical text parses back, into a fresh config, to the
  *     same spec and the same text; every allow and deny CIDR prints and
  *     parses back to itself;
@@ -47,6 +49,7 @@
 #define MAX_PERIOD_NS	(1ull << 48)
 #define MIN_KEYS	1024u
 #define MAX_KEYS	16777216u
+#define NS_PER_S	1000000000ull
 
 static int memfd = -1;
 static char path[64];
@@ -307,6 +310,36 @@ static void check_set(const struct sl_cidr *v, size_t n, size_t cap,
 	}
 }
 
+static void check_breaker(const struct sl_breaker_spec *b)
+{
+	char head[SL_NAME_LEN + 16];
+
+	CHECK(valid_name(b->name), "breaker name \"%.*s\"", SL_NAME_LEN, b->name);
+	CHECK(strnlen(b->text, sizeof(b->text)) < sizeof(b->text),
+	      "breaker %s: text not terminated", b->name);
+	snprintf(head, sizeof(head), "breaker %s ", b->name);
+	CHECK(!strncmp(b->text, head, strlen(head)),
+	      "breaker %s: text \"%s\" does not start with its name", b->name, b->text);
+	CHECK(b->port >= 1, "breaker %s: port 0", b->name);
+	CHECK(b->errors >= 1 && b->errors <= 1000000, "breaker %s: errors %u",
+	      b->name, b->errors);
+	CHECK(b->within_ns >= NS_PER_S && b->within_ns <= 86400 * NS_PER_S,
+	      "breaker %s: within %llu ns", b->name, (unsigned long long)b->within_ns);
+	CHECK(b->open_ns >= NS_PER_S && b->open_ns <= 86400 * NS_PER_S,
+	      "breaker %s: open %llu ns", b->name, (unsigned long long)b->open_ns);
+	CHECK(b->probes >= 1 && b->probes <= SL_MAX_PROBES, "breaker %s: probes %u",
+	      b->name, b->probes);
+}
+
+static bool breaker_equal(const struct sl_breaker_spec *a,
+			  const struct sl_breaker_spec *b, bool with_line)
+{
+	return !strcmp(a->name, b->name) && a->port == b->port &&
+	       a->errors == b->errors && a->within_ns == b->within_ns &&
+	       a->open_ns == b->open_ns && a->probes == b->probes &&
+	       !strcmp(a->text, b->text) && (!with_line || a->line == b->line);
+}
+
 static void check_config(const struct sl_config *cfg)
 {
 	unsigned i, j;
@@ -327,6 +360,17 @@ static void check_config(const struct sl_config *cfg)
 	}
 	check_set(cfg->allow, cfg->n_allow, cfg->cap_allow, "allow");
 	check_set(cfg->deny, cfg->n_deny, cfg->cap_deny, "deny");
+	CHECK(cfg->n_breakers <= SL_MAX_BREAKERS, "%u breakers", cfg->n_breakers);
+	for (i = 0; i < cfg->n_breakers; i++) {
+		check_breaker(&cfg->breakers[i]);
+		for (j = 0; j < i; j++)
+			CHECK(strcmp(cfg->breakers[i].name, cfg->breakers[j].name) &&
+			      cfg->breakers[i].port != cfg->breakers[j].port,
+			      "breakers %s and %s share a name or a service",
+			      cfg->breakers[i].name, cfg->breakers[j].name);
+		CHECK(config_find_breaker(cfg, cfg->breakers[i].name) == (int)i,
+		      "config_find_breaker(%s) is not %u", cfg->breakers[i].name, i);
+	}
 }
 
 /* Field by field: padding may differ between two copies of a spec. */
@@ -382,6 +426,28 @@ static void check_configs_equal(const struct sl_config *a, const struct sl_confi
 	CHECK(a->n_deny == b->n_deny && (!a->n_deny ||
 	      !memcmp(a->deny, b->deny, a->n_deny * sizeof(*a->deny))),
 	      "deny lists differ");
+	CHECK(a->n_breakers == b->n_breakers, "%u breakers against %u",
+	      a->n_breakers, b->n_breakers);
+	for (i = 0; i < a->n_breakers; i++)
+		CHECK(breaker_equal(&a->breakers[i], &b->breakers[i], true),
+		      "breaker %u: \"%s\" against \"%s\"", i, a->breakers[i].text,
+		      b->breakers[i].text);
+}
+
+static void check_breaker_round_trip(const struct sl_breaker_spec *b)
+{
+	struct sl_error err = {};
+	int ret;
+
+	config_init(&fresh);
+	ret = config_parse_line(&fresh, b->text, NULL, 0, &err);
+	CHECK(!ret, "canonical text \"%s\" does not parse: %s", b->text, err.msg);
+	CHECK(fresh.n_breakers == 1 && !fresh.n_rules,
+	      "canonical text \"%s\" gave %u breakers", b->text, fresh.n_breakers);
+	CHECK(breaker_equal(&fresh.breakers[0], b, false),
+	      "canonical text \"%s\" parses back to another breaker (text \"%s\")",
+	      b->text, fresh.breakers[0].text);
+	config_free(&fresh);
 }
 
 /*
@@ -536,6 +602,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < cli_cfg.n_rules; i++) {
 		snprintf(where, sizeof(where), "round trip, cli rule %u", i);
 		check_rule_round_trip(&cli_cfg.rules[i]);
+	}
+
+	for (i = 0; i < lines_cfg.n_breakers; i++) {
+		snprintf(where, sizeof(where), "round trip, breaker %u", i);
+		check_breaker_round_trip(&lines_cfg.breakers[i]);
 	}
 
 	parse_as_file(data, size, line_failed, first_msg);
