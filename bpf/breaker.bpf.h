@@ -73,9 +73,9 @@ static __always_inline struct sl_breaker_counter *brk_counter(__u32 slot)
  * may run below zero under refused SYNs: the controller sets it afresh on
  * every transition.
  */
-__noinline int breaker_syn(const struct sl_pkt *pkt, __u64 now)
+__noinline int breaker_syn(const struct sl_pkt *pkt)
 {
-	struct sl_probe probe = { .admitted_ns = now };
+	struct sl_probe probe = {};
 	struct sl_breaker_counter *c;
 	struct sl_flow_key fk = {};
 	struct sl_breaker *b;
@@ -97,6 +97,7 @@ __noinline int breaker_syn(const struct sl_pkt *pkt, __u64 now)
 		if (bpf_map_lookup_elem(&sl_probes, &fk))
 			return SL_BRK_PASS;
 		if (__sync_fetch_and_add(&b->probes, -1) > 0) {
+			probe.admitted_ns = sl_now();
 			err = bpf_map_update_elem(&sl_probes, &fk, &probe, BPF_NOEXIST);
 			if (!err)
 				return SL_BRK_PROBE;

@@ -637,12 +637,11 @@ int sluice_xdp(struct xdp_md *ctx)
 	/* A service whose breaker is open fails fast, before any rule
 	 * spends a budget on a connection that will not happen. */
 	if (cfg->breakers && pkt.tcp_syn) {
-		now = sl_now();
-		breaker = breaker_syn(&pkt, now);
+		breaker = breaker_syn(&pkt);
 		if (breaker == SL_BRK_REFUSE) {
 			count(SL_CNT_BREAKER, len);
 			if (!cfg->dry_run)
-				return refuse(ctx, &pkt, cfg, now, len);
+				return refuse(ctx, &pkt, cfg, sl_now(), len);
 		}
 	}
 

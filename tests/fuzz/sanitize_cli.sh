@@ -105,6 +105,7 @@ deny  203.0.113.0/24 2001:db8:bad::/48
 rule icmp-lim proto icmp key src rate 2/s burst 2 action drop
 rule udp-any  proto udp dport 53,5000-5010 key src prefix4 24 prefix6 64 rate 100/s burst 10 action drop
 rule bytes    family ip6 from 2001:db8::/32 key global rate 100mbit burst 2MB action pass
+breaker api   service tcp/8080 errors 5 within 2s open 2s probes 2
 CONF
 conf good2.conf <<'CONF'
 malformed drop
@@ -112,6 +113,8 @@ allow 10.0.0.0/8
 rule icmp-lim proto icmp key src rate 1/s burst 1 action drop
 rule syn-web  proto tcp dport 80,443 syn key src rate 10/m burst 5 rate 100/h action drop
 rule per-port proto udp key dport rate 5MB/s action drop
+breaker api   service tcp/8080 errors 9 within 2s open 2s probes 2
+breaker web   service tcp/443 errors 1 within 1s open 1s probes 1
 CONF
 conf bad.conf <<'CONF'
 rule fine proto udp dport 9 key global rate 10/s burst 1 action pass
