@@ -17,6 +17,7 @@
 #include "conns.bpf.h"
 #include "reject.bpf.h"
 #include "cluster.bpf.h"
+#include "bans.bpf.h"
 
 /*
  * The walk's state is handed to global functions, after which the verifier
@@ -48,6 +49,7 @@ struct rule_walk {
 	__u64 refused_until;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
+	struct ban_note note;	/* set only for a limited packet */
 };
 
 struct {
@@ -104,22 +106,6 @@ static __always_inline __u32 lowest_bit(__u64 word)
 		bit >>= 2;
 	}
 	return pos + (bit >> 1);
-}
-
-static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
-{
-	__u32 i;
-
-	for (i = 0; i < 16; i++) {
-		if (i >= bytes)
-			break;
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		addr[i] &= (__u8)(0xff00 >> bits);
-		bits = 0;
-	}
 }
 
 static __always_inline void build_key(const struct sl_rule *rule,
@@ -355,6 +341,10 @@ static long apply_rule(__u32 iteration, void *ctx)
 
 	rc->limited++;
 	count(reason, w->len);
+	w->note.now = w->now;
+	w->note.reason = reason;
+	w->note.dry = w->dry_run || rule->action == SL_ACT_PASS;
+	note_limited(rule, &key, st, &w->note);
 	if (w->dry_run || rule->action == SL_ACT_PASS) {
 		rc->passed++;
 		return 0;
@@ -582,7 +572,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct walk_ref ref;
 	struct sl_cfg *cfg;
 	int conns, retransmit = 0;
-	__u64 now;
+	__u64 now = 0;
 	__u32 zero = 0, gen, l4_index, port_index;
 	__u64 rules, *bits;
 	int res;
@@ -620,6 +610,17 @@ int sluice_xdp(struct xdp_md *ctx)
 		count(SL_CNT_DENY, len);
 		return finish(cfg->dry_run ? XDP_PASS : XDP_DROP, len);
 	}
+	/* Skipped unless bans of this family exist or rules can make them. */
+	if (cfg->ban_nplens[pkt.family & 1]) {
+		now = sl_now();
+		res = ban_check(cfg, &pkt, now);
+		if (res) {
+			count(SL_CNT_BAN, len);
+			/* A dry ban only counts: the packet goes on to the rules. */
+			if (res == SL_BANNED && !cfg->dry_run)
+				return finish(XDP_DROP, len);
+		}
+	}
 
 	rules = src->rules & hdr->active;
 	if (!rules)
@@ -645,7 +646,10 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!rules && !conns)
 		return finish(XDP_PASS, len);
 
-	now = sl_now();
+	/* The clock is read once, by the ban check if it ran: ktime is 0 only
+	 * at boot, and the test clock never is. */
+	if (!now)
+		now = sl_now();
 	/* Connection bookkeeping sees every packet of a conns rule's flows,
 	 * whatever `syn` restricts the limits to. */
 	if (conns) {
@@ -752,6 +756,7 @@ SEC("syscall")
 int sluice_ctl(struct sl_ctl *ctl)
 {
 	struct sl_flow_key fk;
+	struct sl_ban_key bk;
 	struct sl_key key;
 	__s64 *cnt;
 
@@ -775,6 +780,10 @@ int sluice_ctl(struct sl_ctl *ctl)
 	case SL_CTL_DROP_IF_ZERO:
 		cnt = bpf_map_lookup_elem(&sl_conns, &key);
 		ctl->result = cnt && !*cnt && !bpf_map_delete_elem(&sl_conns, &key);
+		break;
+	case SL_CTL_BAN_EXPIRE:
+		__builtin_memcpy(&bk, &ctl->ban_key, sizeof(bk));
+		ctl->result = ban_expire(&bk, sl_now(), &ctl->ban);
 		break;
 	}
 	return 0;
