@@ -187,7 +187,8 @@ struct sl_rule {
 	 * ban_max_ns. ban_after 0: no ban policy.
 	 */
 	__u32 ban_after;
-	__u32 pad3;
+	__u8 ban_families;	/* bit (1 << SL_FAM_*): whose addresses it bans */
+	__u8 pad3[3];
 	__u64 ban_within_ns;
 	__u64 ban_for_ns;
 	__u64 ban_max_ns;

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <net/if.h>
@@ -11,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "bans.h"
 #include "pins.h"
 #include "ruleset.h"
 #include "sluice.skel.h"
@@ -348,7 +350,9 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
+	struct sl_ban_counts bans;
 	struct sl_pins pins;
+	struct timespec ts;
 	struct sl_cfg cfg;
 	__u32 zero = 0;
 	int link_fd, ret;
@@ -368,7 +372,14 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	st->dry_run = cfg.dry_run;
 	ret = pinned_key_capacity(ifname);
 	st->keys_capacity = ret > 0 ? ret : 0;
-	ret = 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ret = bans__count(&pins.maps, (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec,
+			  &bans);
+	if (ret) {
+		errf(err, ret, "counting bans");
+		goto out;
+	}
+	st->bans_active = bans.active;
 
 	link_fd = open_link(ifname, SL_PIN_LINK_XDP);
 	if (link_fd >= 0) {

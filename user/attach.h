@@ -34,6 +34,7 @@ struct sl_iface_status {
 	unsigned generation, n_rules;
 	bool dry_run;
 	unsigned keys_capacity;
+	unsigned long long bans_active;	/* bans in force now */
 };
 
 int attach__status(const char *ifname, struct sl_iface_status *st,

@@ -13,6 +13,7 @@
 struct sl_maps {
 	int cfg, l4, dport, src4, src6, rules, rtext, keys, rcnt, cnt;
 	int flows, conns;
+	int bans;
 };
 
 /*

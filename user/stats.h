@@ -22,6 +22,9 @@ struct sl_stats {
 	struct sl_counter cnt[SL_CNT_MAX];
 	unsigned long long keys_tracked, keys_capacity;
 	unsigned long long flows_tracked, flows_capacity;
+	/* Bans in force (manual ones among them), and the table's entries:
+	 * those and ended bans kept for their offences. */
+	unsigned long long bans_active, bans_manual, ban_entries, ban_capacity;
 };
 
 struct sl_counter_name {
@@ -35,6 +38,10 @@ extern const struct sl_counter_name sl_total_names[];
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 		struct sl_error *err);
+
+/* One global counter, per-CPU values summed. 0 or -errno. */
+int stats__read_counter(const struct sl_maps *maps, __u32 index,
+			struct sl_counter *out);
 
 void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st);
 void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st);

@@ -391,6 +391,7 @@ static inline int setup(void **state)
 		.cnt = bpf_map__fd(fx->skel->maps.sl_cnt),
 		.flows = bpf_map__fd(fx->skel->maps.sl_flows),
 		.conns = bpf_map__fd(fx->skel->maps.sl_conns),
+		.bans = bpf_map__fd(fx->skel->maps.sl_bans),
 	};
 	config_init(&fx->conf);
 	fx->skel->bss->sl_test_now_ns = NS_PER_S;
