@@ -102,21 +102,29 @@ static void key_text(const struct sl_event *ev, char *buf, size_t len)
 	}
 }
 
+/* Who is behind it: "rule NAME, offence N" for a rule's ban. */
 static void rule_text(const struct sl_event *ev, char *buf, size_t len)
 {
-	if (ev->flags & SL_EV_MANUAL)
+	const char *sep = ev->type == SL_EV_LIMITED ? "" : ", offence ";
+	char offence[16] = "";
+
+	if (ev->flags & SL_EV_MANUAL) {
 		snprintf(buf, len, "manual");
-	else if (ev->name[0])
-		snprintf(buf, len, "rule %.*s", SL_NAME_LEN, ev->name);
+		return;
+	}
+	if (*sep)
+		snprintf(offence, sizeof(offence), "%u", ev->offences);
+	if (ev->name[0])
+		snprintf(buf, len, "rule %.*s%s%s", SL_NAME_LEN, ev->name, sep, offence);
 	else
-		snprintf(buf, len, "a rule since removed");
+		snprintf(buf, len, "a rule since removed%s%s", sep, offence);
 }
 
 void events__message(const struct sl_event *ev, char *buf, size_t len)
 {
 	const char *dry = ev->flags & SL_EV_DRY ?
 			  " (dry run: counted, nothing dropped)" : "";
-	char key[64], rule[SL_NAME_LEN + 16], dur[24];
+	char key[64], rule[SL_NAME_LEN + 48], dur[24];
 
 	key_text(ev, key, sizeof(key));
 	rule_text(ev, rule, sizeof(rule));
@@ -128,12 +136,11 @@ void events__message(const struct sl_event *ev, char *buf, size_t len)
 			 reason_name(ev->reason), dry);
 		break;
 	case SL_EV_BAN_START:
-		snprintf(buf, len, "banned %s for %s (%s, offence %u)%s", key, dur,
-			 rule, ev->offences, dry);
+		snprintf(buf, len, "banned %s for %s (%s)%s", key, dur, rule, dry);
 		break;
 	case SL_EV_BAN_END:
-		snprintf(buf, len, "ban of %s ended after %s (%s, offence %u)", key,
-			 dur, rule, ev->offences);
+		snprintf(buf, len, "ban of %s ended after %s (%s)%s", key, dur, rule,
+			 dry);
 		break;
 	case SL_EV_BREAKER:
 		snprintf(buf, len, "breaker %.*s: %s -> %s", SL_NAME_LEN, ev->name,
