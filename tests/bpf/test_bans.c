@@ -591,6 +591,33 @@ static void test_limited_event_names_dport_key_and_dry_run(void **state)
 	assert_int_equal(e.v[0].flags, SL_EV_DRY);
 }
 
+/* What a rule-set edit reads back keeps the budget: `rule add` must not
+ * reset event-limit to its default. */
+static void test_event_limit_read_back_with_the_rule_set(void **state)
+{
+	struct fx *fx = *state;
+	struct sl_error err = {};
+	struct sl_config conf;
+	struct sl_cfg cfg;
+
+	configure(fx, "event-limit 5/s burst 7", BAN_RULE);
+	cfg = read_cfg(fx);
+	assert_int_equal(cfg.event_limit.kind, SL_LIMIT_RATE);
+	assert_int_equal(cfg.event_limit.rate.tolerance_ns, 7 * 200 * NS_PER_MS);
+	config_init(&conf);
+	assert_int_equal(ruleset__read(&fx->maps, &conf, &err), 0);
+	assert_int_equal(conf.event_limit.count, 5);
+	assert_int_equal(conf.event_limit.period_ns, NS_PER_S);
+	assert_int_equal(conf.event_limit.burst, 7);
+	assert_int_equal(conf.n_rules, 1);
+	assert_int_equal(conf.rules[0].ban_after, 3);
+	assert_int_equal(conf.rules[0].ban_max_ns, 5 * NS_PER_S);
+	config_free(&conf);
+	/* Without the statement, the default budget: 100/s burst 100. */
+	configure(fx, BAN_RULE);
+	assert_int_equal(read_cfg(fx).event_limit.rate.tolerance_ns, 100 * 10 * NS_PER_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +639,7 @@ int main(void)
 		TEST(test_limited_event_once_per_quiet_minute),
 		TEST(test_event_budget_sends_burst_then_counts_suppressed),
 		TEST(test_limited_event_names_dport_key_and_dry_run),
+		TEST(test_event_limit_read_back_with_the_rule_set),
 	};
 
 	return cmocka_run_group_tests_name("bpf-bans", tests, NULL, NULL);

@@ -63,7 +63,12 @@ sl_ok ban list "$IF_GW" --json >/dev/null
 assert_eq 1 "$(json_field "$SL_OUT" 'len(d["bans"])')" "bans after the restart"
 through none "banned, after the restart"
 
-check "the ban survives sluice load of another rule set, and a re-attach"
+check "the ban survives a SIGHUP reload, sluice load of another rule set, and a re-attach"
+n=$(daemon_log_lines d2)
+kill -HUP "$(daemon_pid d2)"
+daemon_wait_log d2 "$n"
+assert_contains "$NEW_LOG" "reloaded" "the daemon's log after SIGHUP"
+through none "banned, after SIGHUP"
 sl_ok load "$IF_GW" "$conf2"
 sl_ok rule list "$IF_GW" --json >/dev/null
 assert_eq '["other2"]' "$(json_field "$SL_OUT" '[r["name"] for r in d["rules"]]')" "rules after the load"
