@@ -41,7 +41,11 @@ struct daemon {
 	struct ring_buffer *events;	/* the data path's event ring */
 	struct sl_rule_names names;	/* what events' rule uids are called */
 	unsigned long long suppressed;	/* events suppressed, as last reported */
+	__u64 suppressed_said_ns;	/* when that was */
 };
+
+/* A flood keeps suppressing events: say so at most this often. */
+#define SUPPRESSED_REPORT_NS	(10 * 1000000000ull)
 
 /*
  * One line on stderr, where journald or a terminal reads it. An event's
@@ -334,19 +338,28 @@ static void on_ban_end(const struct sl_ban_entry *e, void *arg)
 	log_event(arg, &ev);
 }
 
-/* Events over the budget are counted in the kernel; say so, once per rise.
- * first: only take note of the count, suppressed before we ran. */
+/*
+ * Events over the budget are only counted, in the kernel; the log says how
+ * many, at most every SUPPRESSED_REPORT_NS. first: take note of the count,
+ * what was suppressed before we ran is not news.
+ */
 static void report_suppressed(struct daemon *d, const struct sl_maps *maps,
 			      bool first)
 {
+	__u64 now = monotonic_ns();
 	struct sl_counter c;
 
 	if (stats__read_counter(maps, SL_CNT_EVENTS_SUPPRESSED, &c))
 		return;
-	if (c.packets > d->suppressed && !first)
+	if (!first && (c.packets <= d->suppressed ||
+		       now - d->suppressed_said_ns < SUPPRESSED_REPORT_NS))
+		return;
+	if (!first) {
 		say(d, "warning", "events_suppressed",
 		    "%llu events suppressed (over event-limit, or the ring was full)",
 		    (unsigned long long)c.packets - d->suppressed);
+		d->suppressed_said_ns = now;
+	}
 	d->suppressed = c.packets;
 }
 
