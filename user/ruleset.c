@@ -136,13 +136,14 @@ static void set_ban_policy(const struct sl_rule_spec *spec, struct sl_rule *r)
  * Rules keep their counter slot and, while their key is unchanged, the uid
  * that names their limiter state: a reload never resets a budget.
  */
-/* See SL_RULE_F_REMEMBER. */
+/* See SL_RULE_F_REMEMBER. A ban counts every limited packet: a rule with
+ * a ban policy walks until its ban, which then drops before the walk. */
 static bool refusals_repeat(const struct sl_rule_spec *spec)
 {
 	unsigned i;
 
 	/* A scope cluster rule counts every packet it sees as demand. */
-	if (spec->action != SL_ACT_DROP || spec->cluster)
+	if (spec->action != SL_ACT_DROP || spec->cluster || spec->ban_after)
 		return false;
 	for (i = 0; i < spec->n_limits; i++)
 		if (spec->limits[i].kind != SL_LIMIT_RATE)

@@ -64,6 +64,21 @@ static void manual_ban(struct fx *fx, const char *cidr, uint64_t dur, uint64_t n
 		fail_msg("bans__add %s: %s", cidr, err.msg);
 }
 
+/* Sends p until the source holds a ban that started at now; the rule's
+ * threshold is a few packets, so a hundred without one is a failure. */
+static void until_banned(struct fx *fx, const struct pkt *p, const char *src,
+			 uint64_t now)
+{
+	unsigned n;
+
+	for (n = 0; n < 100; n++) {
+		if (has_ban(fx, src) && ban_of(fx, src).start_ns == now)
+			return;
+		assert_verdict(send_from(fx, p, src), VERDICT_DROP);
+	}
+	fail_msg("%s was not banned at %" PRIu64 " after 100 packets", src, now);
+}
+
 /* Sends p from src until a packet is dropped; returns how many passed. */
 static unsigned pass_until_drop(struct fx *fx, const struct pkt *p, const char *src)
 {
@@ -224,9 +239,7 @@ static void test_repeat_offender_ban_doubles_up_to_max_then_is_forgotten(void **
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		set_now(fx, now);
 		pass_until_drop(fx, &dns4, "192.0.2.1");
-		while (!has_ban(fx, "192.0.2.1") ||
-		       ban_of(fx, "192.0.2.1").start_ns != now)
-			assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+		until_banned(fx, &dns4, "192.0.2.1", now);
 		ban = ban_of(fx, "192.0.2.1");
 		assert_int_equal(ban.offences, i + 1);
 		assert_int_equal(ban.expires_ns - ban.start_ns, want[i] * NS_PER_S);
@@ -241,12 +254,28 @@ static void test_repeat_offender_ban_doubles_up_to_max_then_is_forgotten(void **
 	now = ban.forget_ns;
 	set_now(fx, now);
 	pass_until_drop(fx, &dns4, "192.0.2.1");
-	while (ban_of(fx, "192.0.2.1").start_ns != now)
-		assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	until_banned(fx, &dns4, "192.0.2.1", now);
 	ban = ban_of(fx, "192.0.2.1");
 	assert_int_equal(ban.offences, 1);
 	assert_int_equal(ban.expires_ns - ban.start_ns, 2 * NS_PER_S);
 	assert_cnt(fx, SL_CNT_BANS, 5);
+}
+
+/* A drop-only rate rule's refusals would be remembered and never reach the
+ * walk again; a rule with a ban must see every one of them. */
+static void test_ban_rule_counts_every_refusal_none_remembered(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "rule b proto udp dport 53 key src rate 1/h burst 1 action drop "
+		      "ban after 3 within 10s for 1m");
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_false(has_ban(fx, "192.0.2.1"));
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
+	assert_true(has_ban(fx, "192.0.2.1"));
+	assert_rule(fx, "b", 4, 1, 3, 3);
 }
 
 static void test_prefix_key_bans_the_prefix(void **state)
@@ -540,7 +569,9 @@ static void test_limited_event_once_per_quiet_minute(void **state)
 	struct fx *fx = *state;
 	unsigned i, n = 0;
 
-	configure(fx, "rule r proto udp dport 53 key src rate 1/h burst 1 action drop");
+	/* A window: its refusals are never served from the refusal memory,
+	 * so the walk sees every limited packet. */
+	configure(fx, "rule r proto udp dport 53 key src window 1/h action drop");
 	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
 	for (i = 0; i < ARRAY_SIZE(at); i++) {
 		set_now(fx, at[i] * NS_PER_S);
@@ -624,6 +655,7 @@ int main(void)
 		TEST(test_third_limited_packet_bans_source_before_every_rule),
 		TEST(test_ban_expires_in_kernel_at_its_time),
 		TEST(test_repeat_offender_ban_doubles_up_to_max_then_is_forgotten),
+		TEST(test_ban_rule_counts_every_refusal_none_remembered),
 		TEST(test_prefix_key_bans_the_prefix),
 		TEST(test_ipv6_prefix6_64_ban),
 		TEST(test_global_dry_run_ban_counts_and_passes_and_stays_dry),
