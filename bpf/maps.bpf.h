@@ -98,6 +98,32 @@ struct {
 	__type(value, __u64);
 } sl_reject SEC(".maps");
 
+/*
+ * Bans, rules' and the operator's. Not an LRU: a churn of new keys must
+ * not evict a ban. Not preallocated, so that an entry a CPU still reads
+ * is never handed to another key.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_BAN_CAPACITY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_ban_key);
+	__type(value, struct sl_ban);
+} sl_bans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_EVENTS_BYTES);
+} sl_events SEC(".maps");
+
+/* The TAT of the interface-wide event budget. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_evbudget SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SL_MAX_RULES);

@@ -18,6 +18,7 @@
 #include "reject.bpf.h"
 #include "cluster.bpf.h"
 #include "breaker.bpf.h"
+#include "bans.bpf.h"
 
 /*
  * The walk's state is handed to global functions, after which the verifier
@@ -49,6 +50,7 @@ struct rule_walk {
 	__u64 refused_until;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
+	struct ban_note note;	/* set only for a limited packet */
 };
 
 struct {
@@ -105,22 +107,6 @@ static __always_inline __u32 lowest_bit(__u64 word)
 		bit >>= 2;
 	}
 	return pos + (bit >> 1);
-}
-
-static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
-{
-	__u32 i;
-
-	for (i = 0; i < 16; i++) {
-		if (i >= bytes)
-			break;
-		if (bits >= 8) {
-			bits -= 8;
-			continue;
-		}
-		addr[i] &= (__u8)(0xff00 >> bits);
-		bits = 0;
-	}
 }
 
 static __always_inline void build_key(const struct sl_rule *rule,
@@ -356,6 +342,10 @@ static long apply_rule(__u32 iteration, void *ctx)
 
 	rc->limited++;
 	count(reason, w->len);
+	w->note.now = w->now;
+	w->note.reason = reason;
+	w->note.dry = w->dry_run || rule->action == SL_ACT_PASS;
+	note_limited(rule, &key, st, &w->note);
 	if (w->dry_run || rule->action == SL_ACT_PASS) {
 		rc->passed++;
 		return 0;
@@ -518,19 +508,21 @@ static __always_inline void unreserve(struct rule_walk *w)
 /*
  * After the walk, a SYN that passes becomes a tracked flow holding the
  * slots it reserved. No room to track it means no way to give the slots
- * back: the SYN is refused as its conns rules would refuse it.
+ * back: the SYN is refused as its conns rules would refuse it. Global,
+ * like follow_flow(), for the stack: XDP's frame, the walk's and the ban
+ * and reject functions' together must fit in 512 bytes.
  */
-static __always_inline void track_flow(struct rule_walk *w, const struct sl_pkt *pkt)
+__noinline int track_flow(struct rule_walk *w, const struct sl_pkt *pkt)
 {
 	struct sl_flow_key fk = {};
 	__u32 i;
 	long err;
 
-	if (!w->flow.n_keys)
-		return;
+	if (!w || !pkt || !w->flow.n_keys)
+		return 0;
 	if (w->limited && w->action != SL_ACT_MARK) {
 		unreserve(w);
-		return;
+		return 0;
 	}
 	flow_key(pkt, 0, &fk);
 	/* Slots past n_keys may hold an earlier packet's keys: never read,
@@ -542,31 +534,41 @@ static __always_inline void track_flow(struct rule_walk *w, const struct sl_pkt 
 	w->flow.state = SL_FLOW_SYN;
 	err = bpf_map_update_elem(&sl_flows, &fk, &w->flow, BPF_NOEXIST);
 	if (!err)
-		return;
+		return 0;
 	unreserve(w);
 	if (err == -EEXIST || w->dry_run)
-		return;	/* the same SYN, tracked by another CPU first */
+		return 0;	/* the same SYN, tracked by another CPU first */
 	count(SL_CNT_FLOWS_FULL, w->len);
 	if (w->conns_action == SL_ACT_PASS || w->conns_action == SL_ACT_MARK)
-		return;
+		return 0;
 	w->limited = 1;
 	w->action = w->conns_action;
+	return 0;
 }
 
-/* Non-SYN TCP of a tracked flow: refresh it, or release it on FIN or RST. */
-static __always_inline void follow_flow(const struct sl_pkt *pkt, __u64 now)
+/*
+ * Every TCP packet of a conns rule's flows: a SYN of a flow already
+ * tracked is a retransmit (returns 1), and refreshes it; another packet
+ * refreshes its flow, or releases it on FIN or RST. Global, to keep the
+ * flow key off the XDP program's stack.
+ */
+__noinline int follow_flow(const struct sl_pkt *pkt, __u64 now)
 {
 	struct sl_flow_key fk = {};
 	struct sl_flow *flow;
 
+	if (!pkt)
+		return 0;
 	flow_key(pkt, 0, &fk);
-	if (pkt->tcp_flags & (SL_TCP_FLAG_FIN | SL_TCP_FLAG_RST)) {
+	if (!pkt->tcp_syn && pkt->tcp_flags & (SL_TCP_FLAG_FIN | SL_TCP_FLAG_RST)) {
 		flow_release(&fk);
-		return;
+		return 0;
 	}
 	flow = bpf_map_lookup_elem(&sl_flows, &fk);
-	if (flow)
-		flow_touch(flow, now, pkt->tcp_flags & SL_TCP_FLAG_ACK);
+	if (!flow)
+		return 0;
+	flow_touch(flow, now, !pkt->tcp_syn && pkt->tcp_flags & SL_TCP_FLAG_ACK);
+	return pkt->tcp_syn;
 }
 
 static __always_inline int set_mark(struct xdp_md *ctx, __u32 mark)
@@ -596,7 +598,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct walk_ref ref;
 	struct sl_cfg *cfg;
 	int conns, retransmit = 0, breaker = SL_BRK_PASS;
-	__u64 now;
+	__u64 now = 0;
 	__u32 zero = 0, gen, l4_index, port_index;
 	__u64 rules, *bits;
 	int res;
@@ -618,7 +620,9 @@ int sluice_xdp(struct xdp_md *ctx)
 		return finish(XDP_PASS, len);
 	}
 
-	if (refused_again(cfg, &pkt, len))
+	/* A SYN to a service with a breaker walks: an open breaker answers it
+	 * with a RST, not a drop. */
+	if (!(cfg->breakers && pkt.tcp_syn) && refused_again(cfg, &pkt, len))
 		return finish(XDP_DROP, len);
 
 	gen = cfg->gen & 1;
@@ -633,6 +637,17 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (src->flags & SL_SRC_DENY) {
 		count(SL_CNT_DENY, len);
 		return finish(cfg->dry_run ? XDP_PASS : XDP_DROP, len);
+	}
+	/* Skipped unless bans of this family exist or rules can make them. */
+	if (cfg->ban_nplens[pkt.family & 1]) {
+		now = sl_now();
+		res = ban_check(cfg, &pkt, now);
+		if (res) {
+			count(SL_CNT_BAN, len);
+			/* A dry ban only counts: the packet goes on to the rules. */
+			if (res == SL_BANNED && !cfg->dry_run)
+				return finish(XDP_DROP, len);
+		}
 	}
 	/* A service whose breaker is open fails fast, before any rule
 	 * spends a budget on a connection that will not happen. */
@@ -669,24 +684,14 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!rules && !conns)
 		return finish(XDP_PASS, len);
 
-	now = sl_now();
+	/* The clock is read once, by the ban check if it ran: ktime is 0 only
+	 * at boot, and the test clock never is. */
+	if (!now)
+		now = sl_now();
 	/* Connection bookkeeping sees every packet of a conns rule's flows,
 	 * whatever `syn` restricts the limits to. */
-	if (conns) {
-		if (!pkt.tcp_syn) {
-			follow_flow(&pkt, now);
-		} else {
-			struct sl_flow_key fk = {};
-			struct sl_flow *flow;
-
-			flow_key(&pkt, 0, &fk);
-			flow = bpf_map_lookup_elem(&sl_flows, &fk);
-			if (flow) {
-				flow_touch(flow, now, 0);
-				retransmit = 1;
-			}
-		}
-	}
+	if (conns)
+		retransmit = follow_flow(&pkt, now);
 	if (!rules)
 		return finish(XDP_PASS, len);
 
@@ -780,6 +785,7 @@ SEC("syscall")
 int sluice_ctl(struct sl_ctl *ctl)
 {
 	struct sl_flow_key fk;
+	struct sl_ban_key bk;
 	struct sl_key key;
 	__s64 *cnt;
 
@@ -803,6 +809,10 @@ int sluice_ctl(struct sl_ctl *ctl)
 	case SL_CTL_DROP_IF_ZERO:
 		cnt = bpf_map_lookup_elem(&sl_conns, &key);
 		ctl->result = cnt && !*cnt && !bpf_map_delete_elem(&sl_conns, &key);
+		break;
+	case SL_CTL_BAN_EXPIRE:
+		__builtin_memcpy(&bk, &ctl->ban_key, sizeof(bk));
+		ctl->result = ban_expire(&bk, sl_now(), &ctl->ban);
 		break;
 	}
 	return 0;

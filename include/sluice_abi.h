@@ -24,6 +24,9 @@
  */
 #define SL_GENERATIONS		2
 
+/* Prefix lengths per family that bans may use: one lookup each per packet. */
+#define SL_BAN_PLENS		4
+
 /* Pinned map names: the kernel keeps 15 characters of an object's name. */
 #define SL_MAP_CFG		"sl_cfg"
 #define SL_MAP_L4		"sl_l4"
@@ -39,6 +42,9 @@
 #define SL_MAP_CONNS		"sl_conns"
 #define SL_MAP_REJECT		"sl_reject"
 #define SL_MAP_REFUSALS		"sl_refusals"
+#define SL_MAP_BANS		"sl_bans"
+#define SL_MAP_EVENTS		"sl_events"
+#define SL_MAP_EVBUDGET		"sl_evbudget"
 #define SL_PIN_LINK_XDP		"link_xdp"
 #define SL_PIN_LINK_TC_IN	"link_tc_in"
 #define SL_PIN_LINK_TC_OUT	"link_tc_out"
@@ -48,6 +54,9 @@
 #define SL_DEFAULT_KEYS		262144
 #define SL_DEFAULT_FLOWS	262144
 #define SL_SRC_CAPACITY		262144
+#define SL_BAN_CAPACITY		65536
+/* The event ring: a few thousand events, far beyond the default budget's burst. */
+#define SL_EVENTS_BYTES		(256 * 1024)
 
 enum sl_family {
 	SL_FAM_IP4 = 0,
@@ -105,6 +114,11 @@ enum sl_counter_index {
 	SL_CNT_REJECT_LIMITED,	/* would have been answered, reject budget spent */
 	SL_CNT_FLOWS_FULL,	/* SYN refused: no room to track its connection */
 	SL_CNT_MARKED,
+	/* Not frames: packets counts things, bytes stay 0. */
+	SL_CNT_BANS,		/* bans rules started */
+	SL_CNT_BANS_FULL,	/* bans not started: the ban table was full */
+	SL_CNT_EVENTS,		/* events sent to the event ring */
+	SL_CNT_EVENTS_SUPPRESSED,	/* over the event budget, or the ring was full */
 	SL_CNT_MAX,
 };
 
@@ -166,6 +180,21 @@ struct sl_rule {
 	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
 	__u32 pad2;
 	struct sl_limit limits[SL_MAX_LIMITS];
+	/*
+	 * Ban policy (key src only): the ban_after-th limited packet of a key
+	 * within ban_within_ns bans the key's address or prefix for
+	 * ban_for_ns, doubled for each offence still remembered, up to
+	 * ban_max_ns. ban_after 0: no ban policy.
+	 */
+	__u32 ban_after;
+	__u8 ban_families;	/* bit (1 << SL_FAM_*): whose addresses it bans */
+	__u8 pad3[3];
+	__u64 ban_within_ns;
+	__u64 ban_for_ns;
+	__u64 ban_max_ns;
+	/* The count toward a ban as the limiter spends it: a window of
+	 * ban_after - 1 per ban_within_ns, so the ban_after-th is refused. */
+	struct sl_limit ban_count;
 };
 
 /* Per generation: the bitmaps that do not come from a per-field lookup. */
@@ -202,6 +231,20 @@ struct sl_cfg {
 	__u32 breakers;
 	__u32 breakers_pad;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
+	/*
+	 * The prefix lengths the data path looks bans up at, per family,
+	 * longest first: those of the rules with a ban policy and of every
+	 * entry in sl_bans. None for a family: its packets skip the ban map.
+	 */
+	__u8 ban_nplens[SL_FAMILIES];
+	__u8 ban_plens[SL_FAMILIES][SL_BAN_PLENS];
+	__u8 pad3[6];
+	/* The budget of events the data path may send: a packet rate. */
+	struct sl_limit event_limit;
+	/* The same budget as written, so a controller can read it back. */
+	__u64 event_count;
+	__u64 event_period_ns;
+	__u64 event_burst;
 };
 
 /*
@@ -260,6 +303,75 @@ struct sl_key {
  * conns counts live in SL_MAP_CONNS, which nothing evicts. */
 struct sl_key_state {
 	__u64 word[SL_MAX_LIMITS];
+	/* When the key was last limited, refreshed at most once per
+	 * SL_LIMITED_REFRESH_NS so a flood does not bounce the line. */
+	__u64 limited_ns;
+	/* Its limited packets toward the rule's ban, as a sliding window. */
+	__u64 ban_window;
+};
+
+#define SL_LIMITED_REFRESH_NS	1000000000ull
+/* A key limited after this long without being limited sends an event. */
+#define SL_LIMITED_QUIET_NS	(60 * 1000000000ull)
+
+/*
+ * A ban: every packet from addresses inside the prefix is dropped before
+ * any rule, until expires_ns. The entry outlives the ban until forget_ns,
+ * so a rule that bans the same key again meanwhile doubles the duration.
+ */
+struct sl_ban_key {
+	__u8 family;
+	__u8 prefixlen;		/* host bits of addr are clear */
+	__u8 pad[2];
+	__u8 addr[16];
+};
+
+#define SL_BAN_MANUAL		(1u << 0)	/* sluice ban add, not a rule */
+#define SL_BAN_DRY		(1u << 1)	/* dry run or action pass: count, never drop */
+#define SL_BAN_ENDED		(1u << 2)	/* its end has been logged */
+#define SL_BAN_FOREVER		(~0ull)		/* expires_ns of a ban until deleted */
+
+struct sl_ban {
+	__u64 start_ns;
+	__u64 expires_ns;	/* banned while now < expires_ns */
+	__u64 forget_ns;	/* offences remembered while now < forget_ns */
+	__u32 offences;		/* bans by rules, this one included */
+	__u32 rule_uid;		/* the rule that banned; 0 for a manual ban */
+	__u32 flags;		/* SL_BAN_* */
+	__u32 pad;
+};
+
+/*
+ * Events for the daemon's log. The data path sends the rare ones through
+ * the SL_MAP_EVENTS ring, within the sl_cfg event budget; the daemon makes
+ * the rest (ban ends, breaker transitions) and logs both the same way.
+ */
+enum sl_event_type {
+	SL_EV_LIMITED = 1,	/* a key started being limited */
+	SL_EV_BAN_START = 2,
+	SL_EV_BAN_END = 3,	/* noticed by the daemon */
+	SL_EV_BREAKER = 4,	/* a breaker changed state (daemon) */
+};
+
+#define SL_EV_DRY		(1u << 0)	/* nothing dropped: dry run or action pass */
+#define SL_EV_MANUAL		(1u << 1)	/* a ban by sluice ban add */
+
+struct sl_event {
+	__u64 time_ns;		/* CLOCK_MONOTONIC */
+	__u32 type;		/* enum sl_event_type */
+	__u32 rule_uid;		/* the rule; 0 if none */
+	__u8 key_type;		/* enum sl_key_type of the key below */
+	__u8 family;
+	__u8 prefixlen;		/* key src: the bits of addr that count */
+	__u8 pad;
+	__u32 flags;		/* SL_EV_* */
+	__u8 addr[16];		/* key src: the address; key dport: the port */
+	__u64 duration_ns;	/* ban: how long it lasts, or lasted */
+	__u32 offences;		/* ban: the key's bans so far */
+	__u32 reason;		/* limited: enum sl_counter_index of the limit */
+	__u32 state_from;	/* breaker: states before and after */
+	__u32 state_to;
+	char name[SL_NAME_LEN];	/* breaker: its name; rules: filled in by the daemon */
 };
 
 /*
@@ -308,7 +420,12 @@ enum sl_ctl_op {
 	SL_CTL_RELEASE = 1,	/* release flow: delete it, give back its slots */
 	SL_CTL_ADJUST = 2,	/* add delta to the count of conn */
 	SL_CTL_DROP_IF_ZERO = 3,	/* delete the count of conn if it is 0 */
+	SL_CTL_BAN_EXPIRE = 4,	/* ban_key: mark ended if expired, delete if forgotten */
 };
+
+/* SL_CTL_BAN_EXPIRE's result bits. */
+#define SL_CTL_BAN_ENDED	1	/* expired, and no one had marked it ended */
+#define SL_CTL_BAN_DELETED	2	/* its offences were forgotten: deleted */
 
 struct sl_ctl {
 	__u32 op;		/* enum sl_ctl_op */
@@ -316,6 +433,8 @@ struct sl_ctl {
 	struct sl_flow_key flow;
 	struct sl_key conn;
 	__s64 result;		/* 1 if released / deleted; the new count */
+	struct sl_ban_key ban_key;
+	struct sl_ban ban;	/* SL_CTL_BAN_EXPIRE: the entry as found */
 };
 
 /* XDP metadata that asks TC ingress to set skb->mark. */

@@ -191,4 +191,17 @@ static inline int sl_window_conform(__u64 word, __u64 now, __u64 period_ns,
 	return 1;
 }
 
+/*
+ * How long a key's ban lasts when it is its n-th remembered offence
+ * (n >= 1): base, doubled n - 1 times, never more than max.
+ */
+static inline __u64 sl_ban_duration(__u64 base, __u64 max, __u32 offences)
+{
+	__u32 shift = offences > 1 ? offences - 1 : 0;
+
+	if (base >= max || shift >= 64 || base > (max >> shift))
+		return max;
+	return base << shift;
+}
+
 #endif /* SLUICE_LIMITER_H */

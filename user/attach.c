@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "bans.h"
 #include "pins.h"
 #include "ruleset.h"
 #include "sluice.skel.h"
@@ -349,8 +350,9 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
-	struct timespec ts;
+	struct sl_ban_counts bans;
 	struct sl_pins pins;
+	struct timespec ts;
 	struct sl_cfg cfg;
 	__u32 zero = 0;
 	int link_fd, ret;
@@ -375,6 +377,12 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	ret = breakers__read(&pins.maps, &cfg, st->breakers, &st->n_breakers, err);
 	if (ret)
 		goto out;
+	ret = bans__count(&pins.maps, st->read_ns, &bans);
+	if (ret) {
+		errf(err, ret, "counting bans");
+		goto out;
+	}
+	st->bans_active = bans.active;
 
 	link_fd = open_link(ifname, SL_PIN_LINK_XDP);
 	if (link_fd >= 0) {

@@ -38,6 +38,7 @@ struct sl_iface_status {
 	unsigned n_breakers;
 	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
 	__u64 read_ns;			/* CLOCK_MONOTONIC when read */
+	unsigned long long bans_active;	/* bans in force now */
 };
 
 int attach__status(const char *ifname, struct sl_iface_status *st,

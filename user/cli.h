@@ -63,6 +63,7 @@ int cmd_load(const char *path, int argc, char **argv);
 int cmd_rule(const char *path, int argc, char **argv);
 int cmd_allow(const char *path, int argc, char **argv);
 int cmd_deny(const char *path, int argc, char **argv);
+int cmd_ban(const char *path, int argc, char **argv);
 int cmd_stats(const char *path, int argc, char **argv);
 int cmd_sweep(const char *path, int argc, char **argv);
 int cmd_run(const char *path, int argc, char **argv);

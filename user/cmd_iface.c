@@ -153,18 +153,21 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		fputs("{\"interface\":", stdout);
 		json_string(stdout, st->ifname);
 		printf(",\"ifindex\":%d,\"mode\":\"%s\",\"prog_id\":%u,\"link_id\":%u,"
-		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u,",
+		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u,"
+		       "\"bans_active\":%llu,",
 		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
-		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity);
+		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity,
+		       st->bans_active);
 		breakers__print_json(stdout, st->breakers, st->n_breakers, st->read_ns);
 		print_cluster(st->ifname, true);
 		putchar('}');
 		return;
 	}
-	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u\n",
+	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u, %llu ban%s\n",
 	       st->ifname, st->mode, st->prog_id, st->link_id, st->generation,
 	       st->n_rules, st->n_rules == 1 ? "" : "s",
-	       st->dry_run ? ", dry run" : "", st->keys_capacity);
+	       st->dry_run ? ", dry run" : "", st->keys_capacity,
+	       st->bans_active, st->bans_active == 1 ? "" : "s");
 	print_cluster(st->ifname, false);
 	breakers__print_text(stdout, st->breakers, st->n_breakers, st->read_ns);
 }

@@ -298,6 +298,22 @@ static bool parse_duration(const char *s, uint64_t *out)
 	return true;
 }
 
+int config_parse_duration(const char *text, uint64_t *ns)
+{
+	return parse_duration(text, ns) ? 0 : -EINVAL;
+}
+
+/* Whole milliseconds in the largest unit that divides them: "90s", "2h". */
+void config_format_duration(uint64_t ns, char *buf, size_t len)
+{
+	unsigned i = 0;
+
+	while (i + 1 < ARRAY_SIZE(durations) && ns % durations[i].value)
+		i++;
+	snprintf(buf, len, "%" PRIu64 "%s", ns / durations[i].value,
+		 durations[i].name);
+}
+
 /*
  * The period after the slash of a rate or a window: [M]UNIT, M defaulting
  * to 1. *mult is returned apart so that a zero period can be named.
@@ -705,6 +721,7 @@ enum {
 	CL_WINDOW	= 1 << 11,
 	CL_CONNS	= 1 << 12,
 	CL_SCOPE	= 1 << 13,
+	CL_BAN		= 1 << 14,
 };
 
 struct rule_ctx {
@@ -714,6 +731,7 @@ struct rule_ctx {
 	/* Each limit's value and burst (its value's if none), for messages. */
 	unsigned rate_tok[SL_MAX_LIMITS];
 	unsigned burst_tok[SL_MAX_LIMITS];
+	unsigned ban_tok;	/* the "ban" keyword */
 };
 
 #define FAM_BIT(f)	(1u << (f))
@@ -1153,6 +1171,89 @@ static int clause_action(struct parser *p, struct rule_ctx *c)
 	return 0;
 }
 
+#define BAN_SYNTAX	"ban after N within DUR for DUR [max DUR]"
+
+/* The fixed words of a ban clause: "after", "within", "for". */
+static int ban_word(struct parser *p, const char *word)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (s && !strcmp(s, word))
+		return 0;
+	if (!s)
+		return fail_at(p, t, 0,
+			       "expected \"%s\" (" BAN_SYNTAX "), got end of line",
+			       word);
+	return fail_at(p, t, 0, "expected \"%s\" (" BAN_SYNTAX "), got \"%s\"",
+		       word, s);
+}
+
+/* A duration after one of the ban clause's words, within [min, max]. */
+static int ban_duration(struct parser *p, const char *what, uint64_t min,
+			uint64_t max, const char *range, uint64_t *out)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (!parse_duration(s, out))
+		return bad_value(p, t, "a duration like 10s or 5m");
+	if (*out < min || *out > max)
+		return fail_at(p, t, 0, "ban %s must be %s, got \"%s\"", what,
+			       range, s);
+	return 0;
+}
+
+/*
+ * ban after N within DUR for DUR [max DUR]: the N-th limited packet of a
+ * key within DUR bans it. The count is a sliding window, so N has the
+ * window's bound.
+ */
+static int clause_ban(struct parser *p, struct rule_ctx *c)
+{
+	struct sl_rule_spec *r = &c->r;
+	uint64_t n;
+	unsigned t;
+	int ret;
+
+	c->ban_tok = p->i - 1;
+	ret = ban_word(p, "after");
+	if (ret)
+		return ret;
+	t = p->i++;
+	if (!parse_u64(tok_at(p, t), &n))
+		return bad_value(p, t, "a count of limited packets");
+	if (!n || n > SL_WIN_MAX)
+		return fail_at(p, t, 0, "ban after must be 1..%llu, got \"%s\"",
+			       SL_WIN_MAX, p->tok[t].s);
+	r->ban_after = n;
+	ret = ban_word(p, "within");
+	if (!ret)
+		ret = ban_duration(p, "within", 1, MAX_PERIOD_NS - 1, "1ms..78h",
+				   &r->ban_within_ns);
+	if (!ret)
+		ret = ban_word(p, "for");
+	if (!ret)
+		ret = ban_duration(p, "for", SL_MIN_BAN_NS, SL_MAX_BAN_NS, "1s..365d",
+				   &r->ban_for_ns);
+	if (ret)
+		return ret;
+	r->ban_max_ns = 0;
+	if (!tok_at(p, p->i) || strcmp(p->tok[p->i].s, "max"))
+		return 0;
+	p->i++;
+	t = p->i;
+	ret = ban_duration(p, "max", SL_MIN_BAN_NS, SL_MAX_BAN_NS, "1s..365d",
+			   &r->ban_max_ns);
+	if (ret)
+		return ret;
+	if (r->ban_max_ns < r->ban_for_ns)
+		return fail_at(p, t, 0,
+			       "ban max must be at least the ban's \"for\", got \"%s\"",
+			       p->tok[t].s);
+	return 0;
+}
+
 static const struct clause {
 	const char *name;
 	unsigned bit;
@@ -1172,11 +1273,12 @@ static const struct clause {
 	{ "conns", CL_CONNS, false, clause_conns },
 	{ "scope", CL_SCOPE, false, clause_scope },
 	{ "action", CL_ACTION, false, clause_action },
+	{ "ban", CL_BAN, false, clause_ban },
 };
 
 /* Accepted by the language, not yet by the data path: refuse, never ignore. */
 static const char *const later_clauses[] = {
-	"ban", "warmup", "on-full",
+	"warmup", "on-full",
 };
 
 static const struct clause *find_clause(const char *name)
@@ -1234,6 +1336,10 @@ static int check_clause(struct parser *p, const struct rule_ctx *c,
 	if (r->cluster && (c->given & CL_WINDOW))
 		return fail_at(p, t, 0,
 			       "scope cluster shares rate and conns limits; a window quota stays per host");
+	/* A ban stops an address; a port or everyone is not one. */
+	if ((c->given & CL_BAN) && r->key_type != SL_KEY_SRC)
+		return fail_at(p, t, 0, "ban needs key src, not key %s",
+			       r->key_type == SL_KEY_DPORT ? "dport" : "global");
 	for (i = 0; r->families && i < r->n_from; i++) {
 		if (FAM_BIT(r->from[i].family) == r->families)
 			continue;
@@ -1331,6 +1437,15 @@ static bool canonical_text(struct sl_rule_spec *r)
 		put(&b, " action %s", r->action == SL_ACT_PASS ? "pass" :
 				      r->action == SL_ACT_REJECT ? "reject" :
 								   "drop");
+	if (r->ban_after) {
+		char within[24], dur[24], max[24];
+
+		config_format_duration(r->ban_within_ns, within, sizeof(within));
+		config_format_duration(r->ban_for_ns, dur, sizeof(dur));
+		config_format_duration(r->ban_max_ns, max, sizeof(max));
+		put(&b, " ban after %" PRIu32 " within %s for %s max %s",
+		    r->ban_after, within, dur, max);
+	}
 	return b.len < b.cap;
 }
 
@@ -1371,10 +1486,48 @@ static int finish_rule(struct parser *p, struct rule_ctx *c)
 		if (ret)
 			return ret;
 	}
+	if (r->ban_after && !r->ban_max_ns)
+		r->ban_max_ns = r->ban_for_ns > SL_DEFAULT_BAN_MAX_NS ?
+				r->ban_for_ns : SL_DEFAULT_BAN_MAX_NS;
 	if (!canonical_text(r))
 		return fail_at(p, 1, 0,
 			       "rule \"%s\" is longer than %d characters when written out in full",
 			       r->name, SL_RULE_TEXT_LEN - 1);
+	return 0;
+}
+
+/*
+ * The data path looks bans up once per prefix length in use, at most
+ * SL_BAN_PLENS per family: the rules' bans may not need more.
+ */
+static int check_ban_prefixes(struct parser *p, const struct sl_config *cfg,
+			      const struct rule_ctx *c)
+{
+	static const char *const names[SL_FAMILIES] = { "prefix4", "prefix6" };
+	unsigned fam, i, j, n;
+	uint8_t lens[SL_BAN_PLENS + 1];
+
+	for (fam = 0; fam < SL_FAMILIES; fam++) {
+		if (c->r.families && !(c->r.families & FAM_BIT(fam)))
+			continue;
+		n = 0;
+		for (i = 0; i <= cfg->n_rules && n <= SL_BAN_PLENS; i++) {
+			const struct sl_rule_spec *r = i < cfg->n_rules ?
+						       &cfg->rules[i] : &c->r;
+			uint8_t len = fam == SL_FAM_IP4 ? r->prefix4 : r->prefix6;
+
+			if (!r->ban_after || (r->families && !(r->families & FAM_BIT(fam))))
+				continue;
+			for (j = 0; j < n && lens[j] != len; j++)
+				;
+			if (j == n)
+				lens[n++] = len;
+		}
+		if (n > SL_BAN_PLENS)
+			return fail_at(p, c->ban_tok, 0,
+				       "rules with bans may use at most %d different %s lengths",
+				       SL_BAN_PLENS, names[fam]);
+	}
 	return 0;
 }
 
@@ -1412,7 +1565,7 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 				       name);
 		if (!cl)
 			return bad_token(p, t,
-					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action");
+					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban");
 		if (!cl->repeats && (c.given & cl->bit))
 			return given_twice(p, t);
 		c.given |= cl->bit;
@@ -1424,6 +1577,8 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 		c.prev = cl->bit;
 	}
 	ret = finish_rule(p, &c);
+	if (!ret && c.r.ban_after)
+		ret = check_ban_prefixes(p, cfg, &c);
 	if (ret)
 		return ret;
 	c.r.line = p->line;
@@ -1474,24 +1629,24 @@ static int parse_conn_timeout(struct parser *p, struct sl_config *cfg)
 }
 
 /*
- * The interface-wide budget of answers `reject` sends. Every answer is one
- * frame whatever its size, so the budget counts packets.
+ * An interface-wide budget that counts things, not bytes: answers `reject`
+ * sends, each one frame whatever its size, or events.
  */
-static int parse_reject_limit(struct parser *p, struct sl_config *cfg)
+static int parse_budget(struct parser *p, struct sl_limit_spec *out,
+			const char *example, const char *things)
 {
 	unsigned t = p->i++, burst_t = t;
 	struct sl_limit_spec lim;
 	int ret;
 
-	if (cfg->reject_limit.count)
+	if (out->count)
 		return given_twice(p, 0);
-	ret = parse_rate(p, t, "a packet rate like 10000/s", &lim);
+	ret = parse_rate(p, t, example, &lim);
 	if (ret)
 		return ret;
 	if (lim.unit != SL_UNIT_PACKETS)
-		return fail_at(p, t, 0,
-			       "reject-limit counts packets, not bytes, got \"%s\"",
-			       p->tok[t].s);
+		return fail_at(p, t, 0, "%s counts %s, not bytes, got \"%s\"",
+			       p->tok[0].s, things, p->tok[t].s);
 	if (p->i < p->n) {
 		if (strcmp(p->tok[p->i].s, "burst"))
 			return bad_token(p, p->i, "\"burst\" or end of line");
@@ -1506,8 +1661,21 @@ static int parse_reject_limit(struct parser *p, struct sl_config *cfg)
 	ret = finish_rate(p, &lim, t, burst_t);
 	if (ret)
 		return ret;
-	cfg->reject_limit = lim;
+	*out = lim;
 	return 0;
+}
+
+static int parse_reject_limit(struct parser *p, struct sl_config *cfg)
+{
+	return parse_budget(p, &cfg->reject_limit, "a packet rate like 10000/s",
+			    "packets");
+}
+
+/* How many events a second the data path may send the daemon's log. */
+static int parse_event_limit(struct parser *p, struct sl_config *cfg)
+{
+	return parse_budget(p, &cfg->event_limit, "an event rate like 100/s",
+			    "events");
 }
 
 /*
@@ -1933,6 +2101,7 @@ static const struct statement {
 	{ "breaker", parse_breaker },
 	{ "conn-timeout", parse_conn_timeout },
 	{ "reject-limit", parse_reject_limit },
+	{ "event-limit", parse_event_limit },
 	{ "metrics", parse_metrics },
 	{ "cluster", parse_cluster },
 };
@@ -1948,7 +2117,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 		if (!strcmp(kw, statements[i].name))
 			return statements[i].parse(p, cfg);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster)");
+			 "a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -64,6 +64,10 @@ struct sl_rule_spec {
 	uint8_t action;		/* enum sl_action */
 	uint32_t mark;		/* action mark: the skb->mark, 1..2^32-1; else 0 */
 	bool cluster;		/* scope cluster: one budget across the hosts */
+	/* "ban after N within DUR for DUR [max DUR]"; ban_after 0: none.
+	 * ban_max_ns is filled in by the parser when not given. */
+	uint32_t ban_after;
+	uint64_t ban_within_ns, ban_for_ns, ban_max_ns;
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];
@@ -121,6 +125,29 @@ struct sl_cluster_conf {
 	uint64_t ttl_ns;		/* filled in by the parser */
 };
 
+/*
+ * The longest ban, and how long a key's offences are remembered after its
+ * ban ends, unless a rule's "max" says otherwise (or its "for" is longer).
+ */
+#define SL_DEFAULT_BAN_MAX_NS		(86400ull * 1000000000)
+
+/*
+ * Bans last a second at least, the resolution of the daemon's sweep that
+ * logs their end, and a year at most, which keeps every "now + duration"
+ * and every doubling far from overflow.
+ */
+#define SL_MIN_BAN_NS			1000000000ull
+#define SL_MAX_BAN_NS			(365ull * 86400 * 1000000000)
+
+/*
+ * The interface's budget of events the data path sends to the daemon when
+ * no event-limit statement says otherwise: 100/s burst 100. Past it,
+ * events are only counted, so a flood of new keys cannot flood the log.
+ */
+#define SL_DEFAULT_EVENT_COUNT		100
+#define SL_DEFAULT_EVENT_PERIOD_NS	1000000000ull
+#define SL_DEFAULT_EVENT_BURST		100
+
 enum sl_xdp_mode {
 	SL_MODE_UNSET = 0,
 	SL_MODE_NATIVE,
@@ -139,6 +166,8 @@ struct sl_config {
 	/* "reject-limit": a packet rate, burst filled in by the parser;
 	 * count 0 = not given, the SL_DEFAULT_REJECT_* apply. */
 	struct sl_limit_spec reject_limit;
+	/* "event-limit": the same for events; count 0: SL_DEFAULT_EVENT_*. */
+	struct sl_limit_spec event_limit;
 	/* "metrics": where the daemon serves /metrics, in canonical form
 	 * ("127.0.0.1:9477", "[::1]:9477"); "" = not given. */
 	char metrics[SL_LISTEN_LEN];
@@ -196,6 +225,12 @@ int config_parse_listen(const char *text, struct sockaddr_storage *sa,
 
 /* A cluster node name: 1..63 letters, digits, '.', '-' or '_'. */
 bool config_valid_node_name(const char *s);
+
+/* Parses a duration like 500ms, 10s or 5m (the unit required); 0 or -EINVAL. */
+int config_parse_duration(const char *text, uint64_t *ns);
+
+/* Writes ns (whole milliseconds) as the parser reads it back: "90s", "2h". */
+void config_format_duration(uint64_t ns, char *buf, size_t len);
 
 /* Formats a CIDR as the parser accepts it back. */
 void config_format_cidr(const struct sl_cidr *cidr, char *buf, size_t len);

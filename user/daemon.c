@@ -17,12 +17,15 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "bans.h"
 #include "breaker.h"
 #include "cli.h"
 #include "cluster.h"
 #include "daemon.h"
+#include "events.h"
 #include "metrics.h"
 #include "pins.h"
 #include "stats.h"
@@ -38,23 +41,26 @@ struct daemon {
 	struct sl_cluster *cluster;
 	struct sl_breaker_watch breakers;
 	bool breaker_failing;	/* the last tick failed and said so */
+	struct ring_buffer *events;	/* the data path's event ring */
+	struct sl_rule_names names;	/* what events' rule uids are called */
+	unsigned long long suppressed;	/* events suppressed, as last reported */
+	__u64 suppressed_said_ns;	/* when that was */
 };
 
-static void say(const struct daemon *d, const char *level, const char *event,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A flood keeps suppressing events: say so at most this often. */
+#define SUPPRESSED_REPORT_NS	(10 * 1000000000ull)
 
-/* One line per event on stderr, where journald or a terminal reads it. */
-static void say(const struct daemon *d, const char *level, const char *event,
-		const char *fmt, ...)
+/*
+ * One line on stderr, where journald or a terminal reads it. An event's
+ * own fields (ev) follow the message in JSON.
+ */
+static void put_line(const struct daemon *d, const char *level, const char *event,
+		     const char *msg, const struct sl_event *ev)
 {
-	char msg[1024], stamp[32];
+	char stamp[32];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* The cluster sync logs from its own thread: one line at a time. */
 	flockfile(stderr);
 	if (!d->opts->log_json) {
@@ -69,10 +75,15 @@ static void say(const struct daemon *d, const char *level, const char *event,
 	json_string(stderr, d->ifname);
 	fputs(",\"message\":", stderr);
 	json_string(stderr, msg);
+	if (ev)
+		events__json_fields(stderr, ev);
 	fputs("}\n", stderr);
 out:
 	funlockfile(stderr);
 }
+
+static void say(const struct daemon *d, const char *level, const char *event,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void cluster_log(void *ctx, const char *level, const char *msg)
 {
@@ -92,6 +103,90 @@ static bool same_cluster(const struct sl_cluster_conf *a,
 		!strcmp(x->user, y->user) && !strcmp(x->password, y->password) &&
 		x->db == y->db && !strcmp(a->node, b->node) &&
 		a->sync_ns == b->sync_ns && a->ttl_ns == b->ttl_ns);
+}
+
+static void say(const struct daemon *d, const char *level, const char *event,
+		const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	put_line(d, level, event, msg, NULL);
+}
+
+static void read_names(struct daemon *d)
+{
+	struct sl_error err = {};
+	struct sl_pins pins;
+	int ret;
+
+	ret = pins__open(&pins, d->ifname, &err);
+	if (!ret) {
+		ret = events__read_names(&pins.maps, &d->names);
+		pins__close(&pins);
+		if (ret)
+			snprintf(err.msg, sizeof(err.msg), "reading rule names: %s",
+				 strerror(-ret));
+	}
+	if (ret)
+		say(d, "error", "events", "%s", err.msg);
+}
+
+/*
+ * Logs one event, from the data path's ring or made here: ban ends, and
+ * the circuit breakers' transitions, which the daemon decides. A rule
+ * event gets its rule's name; a rule unknown to the names read last may
+ * be new, so they are read again once.
+ */
+static void log_event(struct daemon *d, struct sl_event *ev)
+{
+	const char *name;
+	char msg[512];
+
+	if (ev->type != SL_EV_BREAKER && !(ev->flags & SL_EV_MANUAL)) {
+		name = events__rule_name(&d->names, ev->rule_uid);
+		if (!name) {
+			read_names(d);
+			name = events__rule_name(&d->names, ev->rule_uid);
+		}
+		snprintf(ev->name, sizeof(ev->name), "%s", name ? name : "");
+	}
+	events__message(ev, msg, sizeof(msg));
+	put_line(d, "info", events__name(ev), msg, ev);
+}
+
+static int on_ring_event(void *ctx, void *data, size_t size)
+{
+	struct sl_event ev;
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	log_event(ctx, &ev);
+	return 0;
+}
+
+/* Consumes the data path's events from the pinned ring, if it has one. */
+static void open_events(struct daemon *d)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	fd = bpf_obj_get(pins__path(path, sizeof(path), d->ifname, SL_MAP_EVENTS));
+	if (fd < 0) {
+		say(d, "error", "events", "%s: %s: events will not be logged", path,
+		    strerror(errno));
+		return;
+	}
+	d->events = ring_buffer__new(fd, on_ring_event, d, NULL);
+	/* The ring holds its own reference to the map. */
+	close(fd);
+	if (!d->events)
+		say(d, "error", "events", "%s: %s: events will not be logged", path,
+		    strerror(errno));
 }
 
 static __u64 monotonic_ns(void)
@@ -182,6 +277,7 @@ static void reload(struct daemon *d)
 	say(d, "info", "reload", "reloaded %s: %u rules, %zu allow, %zu deny",
 	    d->opts->config_path, conf.n_rules, conf.n_allow, conf.n_deny);
 	count_reload(d, true);
+	read_names(d);
 out:
 	config_free(&conf);
 }
@@ -283,6 +379,84 @@ static void breakers_tick(struct daemon *d)
 	if (ret && !d->breaker_failing)
 		say(d, "error", "breaker", "%s", err.msg);
 	d->breaker_failing = ret;
+}
+
+static void on_ban_end(const struct sl_ban_entry *e, void *arg)
+{
+	struct sl_event ev = {
+		.time_ns = e->ban.expires_ns,
+		.type = SL_EV_BAN_END,
+		.rule_uid = e->ban.rule_uid,
+		.key_type = SL_KEY_SRC,
+		.family = e->key.family,
+		.prefixlen = e->key.prefixlen,
+		.duration_ns = e->ban.expires_ns - e->ban.start_ns,
+		.offences = e->ban.offences,
+	};
+
+	memcpy(ev.addr, e->key.addr, sizeof(ev.addr));
+	if (e->ban.flags & SL_BAN_MANUAL)
+		ev.flags |= SL_EV_MANUAL;
+	if (e->ban.flags & SL_BAN_DRY)
+		ev.flags |= SL_EV_DRY;
+	log_event(arg, &ev);
+}
+
+/*
+ * Events over the budget are only counted, in the kernel; the log says how
+ * many, at most every SUPPRESSED_REPORT_NS. first: take note of the count,
+ * what was suppressed before we ran is not news.
+ */
+static void report_suppressed(struct daemon *d, const struct sl_maps *maps,
+			      bool first)
+{
+	__u64 now = monotonic_ns();
+	struct sl_counter c;
+
+	if (stats__read_counter(maps, SL_CNT_EVENTS_SUPPRESSED, &c))
+		return;
+	if (!first && (c.packets <= d->suppressed ||
+		       now - d->suppressed_said_ns < SUPPRESSED_REPORT_NS))
+		return;
+	if (!first) {
+		say(d, "warning", "events_suppressed",
+		    "%llu events suppressed (over event-limit, or the ring was full)",
+		    (unsigned long long)c.packets - d->suppressed);
+		d->suppressed_said_ns = now;
+	}
+	d->suppressed = c.packets;
+}
+
+/*
+ * Bans end in the kernel by themselves; here they are noticed, logged
+ * once, and forgotten when their offences are.
+ */
+static void expire_bans(struct daemon *d, bool first)
+{
+	struct sl_ban_sweep res;
+	struct sl_error err = {};
+	char path[PATH_MAX];
+	struct sl_pins pins;
+	int ctl_fd, ret;
+
+	ret = pins__open(&pins, d->ifname, &err);
+	if (ret) {
+		say(d, "error", "bans", "%s", err.msg);
+		return;
+	}
+	report_suppressed(d, &pins.maps, first);
+	ctl_fd = bpf_obj_get(pins__path(path, sizeof(path), d->ifname, SL_PIN_PROG_CTL));
+	if (ctl_fd < 0) {
+		say(d, "error", "bans", "%s: %s", path, strerror(errno));
+		pins__close(&pins);
+		return;
+	}
+	ret = bans__expire(&pins.maps, ctl_fd, monotonic_ns(), on_ban_end, d, &res,
+			   &err);
+	close(ctl_fd);
+	pins__close(&pins);
+	if (ret)
+		say(d, "error", "bans", "%s", err.msg);
 }
 
 static int open_timer(unsigned ms)
@@ -430,25 +604,35 @@ int daemon__run(const struct sl_daemon_opts *opts)
 			goto out;
 		}
 	}
+	read_names(&d);
+	open_events(&d);
+	/* Bans that ended while no daemon ran are logged now, once. */
+	expire_bans(&d, true);
 
 	while (running) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 			{ .fd = sig_fd, .events = POLLIN },
 			{ .fd = timer_fd, .events = POLLIN },
 			{ .fd = brk_fd, .events = POLLIN },
+			{ .fd = d.events ? ring_buffer__epoll_fd(d.events) : -1,
+			  .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 		__u64 ticks;
 
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			say(&d, "error", "poll", "%s", strerror(errno));
 			break;
 		}
+		if (fds[3].revents & POLLIN)
+			ring_buffer__consume(d.events);
 		if (fds[1].revents & POLLIN &&
-		    read(timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		    read(timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
 			sweep(&d);
+			expire_bans(&d, false);
+		}
 		if (fds[2].revents & POLLIN &&
 		    read(brk_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
 			breakers_tick(&d);
@@ -476,6 +660,7 @@ int daemon__run(const struct sl_daemon_opts *opts)
 	}
 out:
 	cluster__stop(d.cluster);
+	ring_buffer__free(d.events);
 	metrics__stop(metrics);
 	if (sig_fd >= 0)
 		close(sig_fd);

@@ -13,6 +13,7 @@ static const struct cli_cmd commands[] = {
 	{ "rule", cmd_rule, "add IFACE NAME CLAUSE... | del IFACE NAME | list IFACE [--json]" },
 	{ "allow", cmd_allow, "add|del IFACE CIDR | list IFACE [--json]" },
 	{ "deny", cmd_deny, "add|del IFACE CIDR | list IFACE [--json]" },
+	{ "ban", cmd_ban, "add IFACE ADDR [for DURATION] | del IFACE ADDR | list IFACE [--all] [--json]" },
 	{ "stats", cmd_stats, "IFACE [--json]" },
 	{ "sweep", cmd_sweep, "IFACE [--json]" },
 	{ "run", cmd_run, "--config FILE [--metrics ADDR:PORT] [--mode native|generic] [--log-format text|json] [--detach-on-exit] [--sweep-interval DUR]" },

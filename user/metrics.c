@@ -305,6 +305,32 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 	family(f, "sluice_dry_run", "gauge",
 	       "1 while the rule set runs dry: packets over a limit count as limited but pass.");
 	sample(f, "sluice_dry_run", ifname, NULL, NULL, st->dry_run);
+
+	family(f, "sluice_bans_active", "gauge",
+	       "Bans in force, by origin: every packet of their addresses is dropped before any rule.");
+	sample(f, "sluice_bans_active", ifname, "origin", "rule",
+	       st->bans_active - st->bans_manual);
+	sample(f, "sluice_bans_active", ifname, "origin", "manual",
+	       st->bans_manual);
+	family(f, "sluice_ban_entries", "gauge",
+	       "Entries in the ban table: bans in force, and ended ones kept while their offences are remembered.");
+	sample(f, "sluice_ban_entries", ifname, NULL, NULL, st->ban_entries);
+	family(f, "sluice_ban_capacity", "gauge",
+	       "Entries the ban table holds at most.");
+	sample(f, "sluice_ban_capacity", ifname, NULL, NULL, st->ban_capacity);
+	family(f, "sluice_bans_total", "counter", "Bans rules started.");
+	sample(f, "sluice_bans_total", ifname, NULL, NULL,
+	       st->cnt[SL_CNT_BANS].packets);
+	family(f, "sluice_bans_refused_total", "counter",
+	       "Bans rules could not start because the ban table was full.");
+	sample(f, "sluice_bans_refused_total", ifname, NULL, NULL,
+	       st->cnt[SL_CNT_BANS_FULL].packets);
+	family(f, "sluice_events_total", "counter",
+	       "Events the data path sent to the daemon, by result: suppressed ones were over the event budget or found the ring full.");
+	sample(f, "sluice_events_total", ifname, "result", "sent",
+	       st->cnt[SL_CNT_EVENTS].packets);
+	sample(f, "sluice_events_total", ifname, "result", "suppressed",
+	       st->cnt[SL_CNT_EVENTS_SUPPRESSED].packets);
 	breaker_metrics(f, ifname, st);
 
 	if (!d)

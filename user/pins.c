@@ -139,6 +139,7 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_BRK, &pins->maps.brk },
 		{ SL_MAP_BRKCNT, &pins->maps.brkcnt },
 		{ SL_MAP_PROBES, &pins->maps.probes },
+		{ SL_MAP_BANS, &pins->maps.bans },
 	};
 	size_t i;
 	int ret;

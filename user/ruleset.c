@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bans.h"
 #include "breaker.h"
 #include "ruleset.h"
 #include "sluice_cluster.h"
@@ -116,17 +117,34 @@ static int zero_counters(const struct sl_maps *maps, __u32 slot)
 	return ret;
 }
 
+static void set_ban_policy(const struct sl_rule_spec *spec, struct sl_rule *r)
+{
+	r->ban_after = spec->ban_after;
+	if (!spec->ban_after)
+		return;
+	r->ban_families = spec->families ? spec->families :
+			  (1u << SL_FAM_IP4) | (1u << SL_FAM_IP6);
+	r->ban_within_ns = spec->ban_within_ns;
+	r->ban_for_ns = spec->ban_for_ns;
+	r->ban_max_ns = spec->ban_max_ns;
+	r->ban_count.kind = SL_LIMIT_WINDOW;
+	r->ban_count.unit = SL_UNIT_PACKETS;
+	r->ban_count.window.period_ns = spec->ban_within_ns;
+	r->ban_count.window.max = spec->ban_after - 1;
+}
+
 /*
  * Rules keep their counter slot and, while their key is unchanged, the uid
  * that names their limiter state: a reload never resets a budget.
  */
-/* See SL_RULE_F_REMEMBER. */
+/* See SL_RULE_F_REMEMBER. A ban counts every limited packet: a rule with
+ * a ban policy walks until its ban, which then drops before the walk. */
 static bool refusals_repeat(const struct sl_rule_spec *spec)
 {
 	unsigned i;
 
 	/* A scope cluster rule counts every packet it sees as demand. */
-	if (spec->action != SL_ACT_DROP || spec->cluster)
+	if (spec->action != SL_ACT_DROP || spec->cluster || spec->ban_after)
 		return false;
 	for (i = 0; i < spec->n_limits; i++)
 		if (spec->limits[i].kind != SL_LIMIT_RATE)
@@ -201,6 +219,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 		}
 		r->flags = refusals_repeat(spec) ? SL_RULE_F_REMEMBER : 0;
 		r->cluster = cluster_flags(spec);
+		set_ban_policy(spec, r);
 	}
 	return 0;
 }
@@ -590,6 +609,23 @@ static __u64 monotonic_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static void set_event_limit(const struct sl_config *conf, struct sl_cfg *cfg)
+{
+	struct sl_limit_spec spec = conf->event_limit;
+
+	if (!spec.count) {
+		spec.kind = SL_LIMIT_RATE;
+		spec.unit = SL_UNIT_PACKETS;
+		spec.count = SL_DEFAULT_EVENT_COUNT;
+		spec.period_ns = SL_DEFAULT_EVENT_PERIOD_NS;
+		spec.burst = SL_DEFAULT_EVENT_BURST;
+	}
+	limit_to_abi(&spec, &cfg->event_limit);
+	cfg->event_count = conf->event_limit.count;
+	cfg->event_period_ns = conf->event_limit.period_ns;
+	cfg->event_burst = conf->event_limit.burst;
+}
+
 int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		   struct sl_error *err)
 {
@@ -612,8 +648,11 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 		ret = write_sources(maps, conf, next);
 	if (ret)
 		return fail(err, ret, "writing the new rule set");
-	/* Breakers are not generations: each one changes on its own. */
-	ret = breakers__apply(maps, conf, &cfg, monotonic_ns(), err);
+	ret = bans__plan(maps, rules, conf->n_rules, &cfg, err);
+	/* Breakers are not generations: each one changes on its own, so
+	 * they change only once nothing else can fail. */
+	if (!ret)
+		ret = breakers__apply(maps, conf, &cfg, monotonic_ns(), err);
 	if (ret)
 		return ret;
 
@@ -626,6 +665,7 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	cfg.tick_ns = clock_tick_ns();
 	set_conn_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
+	set_event_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);
 	if (!ret) {
 		cfg.gen++;
@@ -696,6 +736,13 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		conf->reject_limit.count = cfg.reject_count;
 		conf->reject_limit.period_ns = cfg.reject_period_ns;
 		conf->reject_limit.burst = cfg.reject_burst;
+	}
+	if (cfg.event_count) {
+		conf->event_limit.kind = SL_LIMIT_RATE;
+		conf->event_limit.unit = SL_UNIT_PACKETS;
+		conf->event_limit.count = cfg.event_count;
+		conf->event_limit.period_ns = cfg.event_period_ns;
+		conf->event_limit.burst = cfg.event_burst;
 	}
 	conf->malformed_set = true;
 

@@ -14,6 +14,7 @@ struct sl_maps {
 	int cfg, l4, dport, src4, src6, rules, rtext, keys, rcnt, cnt;
 	int flows, conns;
 	int brkport, brk, brkcnt, probes;	/* circuit breakers */
+	int bans;
 };
 
 /*

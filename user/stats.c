@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bans.h"
 #include "batch.h"
 #include "stats.h"
 
@@ -68,6 +69,34 @@ static int count_entries(int fd, size_t key_size, size_t value_size,
 {
 	*count = 0;
 	return batch__for_each(fd, key_size, value_size, count_one, count);
+}
+
+int stats__read_counter(const struct sl_maps *maps, __u32 index,
+			struct sl_counter *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 0)
+		return ncpus;
+	return sum_percpu(maps->cnt, index, out, sizeof(*out), ncpus);
+}
+
+/* Bans in force now, by the data path's clock. */
+static int count_bans(const struct sl_maps *maps, struct sl_stats *st)
+{
+	struct sl_ban_counts c;
+	struct timespec ts;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ret = bans__count(maps, (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec, &c);
+	if (ret)
+		return ret;
+	st->bans_active = c.active;
+	st->bans_manual = c.manual;
+	st->ban_entries = c.entries;
+	st->ban_capacity = c.capacity;
+	return 0;
 }
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,
@@ -140,6 +169,10 @@ int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 	if (ret)
 		goto fail;
 
+	what = "counting bans";
+	ret = count_bans(maps, st);
+	if (ret)
+		goto fail;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	st->read_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	return breakers__read(maps, &cfg, st->breakers, &st->n_breakers, err);
@@ -203,6 +236,14 @@ void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st)
 		"\"flows_tracked\":%llu,\"flows_capacity\":%llu,",
 		st->keys_tracked, st->keys_capacity, st->flows_tracked,
 		st->flows_capacity);
+	fprintf(f, "\"bans\":{\"active\":%llu,\"manual\":%llu,\"entries\":%llu,"
+		"\"capacity\":%llu,\"started\":%llu,\"refused\":%llu},"
+		"\"events\":{\"sent\":%llu,\"suppressed\":%llu},",
+		st->bans_active, st->bans_manual, st->ban_entries, st->ban_capacity,
+		(unsigned long long)st->cnt[SL_CNT_BANS].packets,
+		(unsigned long long)st->cnt[SL_CNT_BANS_FULL].packets,
+		(unsigned long long)st->cnt[SL_CNT_EVENTS].packets,
+		(unsigned long long)st->cnt[SL_CNT_EVENTS_SUPPRESSED].packets);
 	breakers__print_json(f, st->breakers, st->n_breakers, st->read_ns);
 	fputs("}\n", f);
 }
@@ -215,6 +256,13 @@ void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st)
 		ifname, st->generation, st->dry_run ? " (dry run)" : "",
 		st->keys_tracked, st->keys_capacity, st->flows_tracked,
 		st->flows_capacity);
+	fprintf(f, "bans: %llu active (%llu manual), %llu entries of %llu, %llu started by rules, %llu refused (table full)\n",
+		st->bans_active, st->bans_manual, st->ban_entries, st->ban_capacity,
+		(unsigned long long)st->cnt[SL_CNT_BANS].packets,
+		(unsigned long long)st->cnt[SL_CNT_BANS_FULL].packets);
+	fprintf(f, "events: %llu sent, %llu suppressed\n",
+		(unsigned long long)st->cnt[SL_CNT_EVENTS].packets,
+		(unsigned long long)st->cnt[SL_CNT_EVENTS_SUPPRESSED].packets);
 	fprintf(f, "\n%-20s %11s %11s %11s %11s %11s %11s %13s\n", "RULE",
 		"MATCHED", "PASSED", "LIMITED", "DROPPED", "REJECTED", "MARKED",
 		"BYTES");

@@ -26,6 +26,9 @@ struct sl_stats {
 	unsigned n_breakers;
 	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
 	__u64 read_ns;		/* CLOCK_MONOTONIC when read */
+	/* Bans in force (manual ones among them), and the table's entries:
+	 * those and ended bans kept for their offences. */
+	unsigned long long bans_active, bans_manual, ban_entries, ban_capacity;
 };
 
 struct sl_counter_name {
@@ -39,6 +42,10 @@ extern const struct sl_counter_name sl_total_names[];
 
 int stats__read(const struct sl_maps *maps, struct sl_stats *st,
 		struct sl_error *err);
+
+/* One global counter, per-CPU values summed. 0 or -errno. */
+int stats__read_counter(const struct sl_maps *maps, __u32 index,
+			struct sl_counter *out);
 
 void stats__print_json(FILE *f, const char *ifname, const struct sl_stats *st);
 void stats__print_table(FILE *f, const char *ifname, const struct sl_stats *st);

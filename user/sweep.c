@@ -66,7 +66,7 @@ static const struct conn_count *counts_find(const struct counts *c,
 	return bsearch(&probe, c->v, c->n, sizeof(*c->v), key_cmp);
 }
 
-static int run_ctl(int ctl_fd, struct sl_ctl *ctl)
+int sweep__ctl(int ctl_fd, struct sl_ctl *ctl)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = ctl,
 		    .ctx_size_in = sizeof(*ctl));
@@ -143,7 +143,7 @@ static int release_idle(const struct sl_maps *maps, struct scan *s)
 		struct sl_ctl ctl = { .op = SL_CTL_RELEASE, .flow = s->idle[i].key };
 		bool half_open = s->idle[i].state == SL_FLOW_SYN;
 
-		ret = run_ctl(s->ctl_fd, &ctl);
+		ret = sweep__ctl(s->ctl_fd, &ctl);
 		if (!ret && ctl.result == 1) {
 			if (half_open)
 				s->res->released_half_open++;
@@ -192,11 +192,11 @@ static int reconcile(const struct sl_maps *maps, struct scan *s)
 		if (want != after.v[i].count) {
 			ctl.op = SL_CTL_ADJUST;
 			ctl.delta = want - after.v[i].count;
-			ret = run_ctl(s->ctl_fd, &ctl);
+			ret = sweep__ctl(s->ctl_fd, &ctl);
 			s->res->adjusted += !ret;
 		} else if (!want) {
 			ctl.op = SL_CTL_DROP_IF_ZERO;
-			ret = run_ctl(s->ctl_fd, &ctl);
+			ret = sweep__ctl(s->ctl_fd, &ctl);
 			s->res->dropped += !ret && ctl.result == 1;
 		}
 	}
@@ -207,7 +207,7 @@ static int reconcile(const struct sl_maps *maps, struct scan *s)
 		if (counts_find(&before, &ctl.conn) || counts_find(&after, &ctl.conn))
 			continue;
 		ctl.delta = expected.v[i].count;
-		ret = run_ctl(s->ctl_fd, &ctl);
+		ret = sweep__ctl(s->ctl_fd, &ctl);
 		s->res->adjusted += !ret;
 	}
 out:

@@ -26,4 +26,7 @@ struct sl_sweep_result {
 int sweep__run(const struct sl_maps *maps, int ctl_fd, __u64 now_ns,
 	       struct sl_sweep_result *res, struct sl_error *err);
 
+/* Runs one request through the sluice_ctl program; 0 or -errno. */
+int sweep__ctl(int ctl_fd, struct sl_ctl *ctl);
+
 #endif /* SLUICE_SWEEP_H */

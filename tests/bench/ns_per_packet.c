@@ -288,6 +288,7 @@ static void load_ruleset(int id, struct loaded *l)
 		.keys = bpf_map__fd(l->skel->maps.sl_keys),
 		.rcnt = bpf_map__fd(l->skel->maps.sl_rcnt),
 		.cnt = bpf_map__fd(l->skel->maps.sl_cnt),
+		.bans = bpf_map__fd(l->skel->maps.sl_bans),
 	};
 	build_ruleset(id, &conf);
 	ret = ruleset__apply(&l->maps, &conf, &err);

@@ -395,6 +395,7 @@ static inline int setup(void **state)
 		.brk = bpf_map__fd(fx->skel->maps.sl_brk),
 		.brkcnt = bpf_map__fd(fx->skel->maps.sl_brkcnt),
 		.probes = bpf_map__fd(fx->skel->maps.sl_probes),
+		.bans = bpf_map__fd(fx->skel->maps.sl_bans),
 	};
 	config_init(&fx->conf);
 	fx->skel->bss->sl_test_now_ns = NS_PER_S;

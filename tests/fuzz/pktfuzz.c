@@ -1326,6 +1326,7 @@ static void inst_load(struct inst *in, const char *name, bool drop)
 		.keys = bpf_map__fd(in->skel->maps.sl_keys),
 		.rcnt = bpf_map__fd(in->skel->maps.sl_rcnt),
 		.cnt = bpf_map__fd(in->skel->maps.sl_cnt),
+		.bans = bpf_map__fd(in->skel->maps.sl_bans),
 	};
 	in->skel->bss->sl_test_now_ns = NS_PER_S;
 

@@ -6,7 +6,8 @@
 # Drives a sluice built with -fsanitize=address,undefined through every
 # command and its error exits, as root, on a veth pair of its own: attach
 # (good, bad and missing configs, modes, dry run), status, rule add/del/list,
-# allow and deny add/del/list, load and load --check, stats, detach, and the
+# allow and deny add/del/list, ban add/del/list, load and load --check,
+# stats, detach, and the
 # usage errors. Each command must exit as expected and print no sanitizer
 # report (LeakSanitizer included: detect_leaks=1). All commands run even
 # after a failure, so one run lists every report; the last line is
@@ -191,6 +192,8 @@ run 2 status nosuchif0
 run 1 stats "$IF"
 run 1 rule list "$IF"
 run 1 allow list "$IF"
+run 1 ban list "$IF"
+run 1 ban add "$IF" 192.0.2.1
 run 1 rule add "$IF" x rate 1/s
 run 1 deny add "$IF" 10.0.0.0/8
 run 1 detach "$IF"
@@ -286,6 +289,31 @@ run 0 load "$IF" "$TMP/good.conf"
 ip netns exec "$NS_PEER" ping -c 4 -i 0.05 -W 1 -q 10.201.0.1 >/dev/null 2>&1
 run 0 stats "$IF"
 run_json 0 stats "$IF" --json
+
+echo "-- bans"
+run 0 rule add "$IF" banning proto udp dport 5354 key src prefix4 24 rate 1/s action drop ban after 2 within 1s for 2s
+ip netns exec "$NS_PEER" ping -c 4 -i 0.05 -W 1 -q 10.201.0.1 >/dev/null 2>&1
+run 0 ban add "$IF" 192.0.2.77 for 10m
+run 0 ban add "$IF" 2001:db8:77::/48
+run 0 ban add "$IF" 192.0.2.77 for 1h
+run 2 ban add "$IF" banana
+run 2 ban add "$IF" 10.0.0.1/8
+run 2 ban add "$IF" 192.0.2.78 for 5ms
+run 2 ban add "$IF" 192.0.2.78 for
+run 2 ban add "$IF" 192.0.2.78 four 5s
+run 2 ban add "$IF"
+run 0 ban list "$IF"
+run 0 ban list "$IF" --all
+run_json 0 ban list "$IF" --json
+run_json 0 stats "$IF" --json
+run 0 stats "$IF"
+run 0 ban del "$IF" 192.0.2.77
+run 2 ban del "$IF" 192.0.2.77
+run 2 ban del "$IF" banana
+run 0 ban del "$IF" 2001:db8:77::/48
+run 2 ban frob "$IF"
+run 2 ban list nosuchif0
+run 0 rule del "$IF" banning
 
 echo "-- detach"
 run 0 detach "$IF"

@@ -51,6 +51,7 @@ static void assert_empty(const struct sl_config *cfg)
 	assert_int_equal(cfg->established_ns, 0);
 	assert_int_equal(cfg->reject_limit.count, 0);
 	assert_int_equal(cfg->reject_limit.burst, 0);
+	assert_int_equal(cfg->event_limit.count, 0);
 	assert_string_equal(cfg->metrics, "");
 	assert_int_equal(cfg->n_rules, 0);
 	assert_int_equal(cfg->n_breakers, 0);
@@ -613,11 +614,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"conn-timeouts\"");
 }
 
 /* Rules: matches. */
@@ -1397,7 +1398,7 @@ static void test_action_mark_errors(void **state)
 	assert_error("rule x rate 1/s action mark 99999999999999999999999",
 		     "rules.conf:7:29: mark must be 1..4294967295, got \"99999999999999999999999\"");
 	assert_error("rule x rate 1/s action mark 7 7",
-		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"7\"");
+		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"7\"");
 	assert_error("rule x rate 1/s action mark 7 action reject",
 		     "rules.conf:7:31: \"action\" given twice");
 }
@@ -1405,7 +1406,7 @@ static void test_action_mark_errors(void **state)
 static void test_later_clauses_are_refused(void **state)
 {
 	static const char *const clauses[] = {
-		"ban", "warmup", "on-full",
+		"warmup", "on-full",
 	};
 	char line[64], msg[96];
 	size_t i;
@@ -1421,9 +1422,9 @@ static void test_later_clauses_are_refused(void **state)
 static void test_unknown_clause(void **state)
 {
 	assert_error("rule x colour red rate 1/s",
-		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"colour\"");
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"colour\"");
 	assert_error("rule x rate 1/s Rate 2/s",
-		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"Rate\"");
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"Rate\"");
 }
 
 static void test_clause_given_twice(void **state)
@@ -1550,6 +1551,10 @@ static void assert_spec_equal(const struct sl_rule_spec *a,
 	}
 	assert_int_equal(a->action, b->action);
 	assert_int_equal(a->mark, b->mark);
+	assert_int_equal(a->ban_after, b->ban_after);
+	assert_int_equal(a->ban_within_ns, b->ban_within_ns);
+	assert_int_equal(a->ban_for_ns, b->ban_for_ns);
+	assert_int_equal(a->ban_max_ns, b->ban_max_ns);
 	assert_string_equal(a->text, b->text);
 }
 
@@ -1578,6 +1583,8 @@ static void test_canonical_text_of_design_example_rules(void **state)
 			  "rule dns proto udp dport 53 key src prefix4 32 prefix6 128 window 100/h window 1000/d action drop");
 	assert_round_trip("rule degrade   proto tcp dport 8080            key src prefix4 24 rate 500/s action mark 7",
 			  "rule degrade proto tcp dport 8080 key src prefix4 24 prefix6 128 rate 500/s burst 50 action mark 7");
+	assert_round_trip("rule ssh-syn   proto tcp dport 22 syn          key src            rate 10/m burst 5    action reject  ban after 20 within 1m for 10m",
+			  "rule ssh-syn proto tcp dport 22 syn key src prefix4 32 prefix6 128 rate 10/m burst 5 action reject ban after 20 within 1m for 10m max 1d");
 }
 
 static void test_canonical_text_spells_out_defaults(void **state)
@@ -1613,6 +1620,8 @@ static void test_canonical_text_round_trips(void **state)
 		"rule n dport 22 syn conns 3 window 10/m from 10.0.0.0/8 action mark 1",
 		"rule o proto tcp action reject conns 1 rate 8kbit window 1/78h",
 		"rule p proto udp from ::/0 window 1/ms rate 2/s burst 2 action reject",
+		"rule q ban after 1048575 within 78h for 365d rate 1/s key src prefix4 0 prefix6 0",
+		"rule r family ip6 key src prefix6 64 ban after 3 within 1500ms for 90s max 2h rate 1/s action pass",
 	};
 	size_t i;
 
@@ -1630,26 +1639,6 @@ static void test_canonical_text_too_long_is_an_error(void **state)
 			i ? "," : "", 0x6660 + i);
 	assert_error(line,
 		     "rules.conf:7:6: rule \"long-one\" is longer than 479 characters when written out in full");
-}
-
-static void test_design_example_lines_not_yet_supported_say_why(void **state)
-{
-	static const struct {
-		const char *line, *word, *msg;
-	} cases[] = {
-		{ "rule ssh-syn   proto tcp dport 22 syn          key src            rate 10/m burst 5    action reject  ban after 20 within 1m for 10m",
-		  "ban", "ban is not supported yet" },
-	};
-	char msg[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *at = strstr(cases[i].line, cases[i].word);
-
-		snprintf(msg, sizeof(msg), "rules.conf:7:%td: %s",
-			 at - cases[i].line + 1, cases[i].msg);
-		assert_error(cases[i].line, msg);
-	}
 }
 
 /* Breakers. */
@@ -1846,7 +1835,7 @@ static void test_breaker_command_line_errors_name_the_argument(void **state)
 static void test_command_line_errors_name_the_argument(void **state)
 {
 	assert_cli_error("rule x rate 1/s colour red",
-			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, got \"colour\"");
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"colour\"");
 	assert_cli_error("rule x dport",
 			 "argument 4: expected a port list after \"dport\", got end of line");
 	assert_cli_error("rule x dport 80,http rate 1/s",
@@ -1856,7 +1845,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, metrics, cluster), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
@@ -2143,7 +2132,6 @@ int main(void)
 		cmocka_unit_test(test_canonical_text_spells_out_defaults),
 		cmocka_unit_test(test_canonical_text_round_trips),
 		cmocka_unit_test(test_canonical_text_too_long_is_an_error),
-		cmocka_unit_test(test_design_example_lines_not_yet_supported_say_why),
 		cmocka_unit_test(test_breaker_design_example),
 		cmocka_unit_test(test_breaker_clauses_in_any_order_canonical_text),
 		cmocka_unit_test(test_breaker_canonical_text_round_trips),

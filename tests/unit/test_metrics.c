@@ -68,6 +68,10 @@ static void fill(struct sl_stats *s)
 	s->keys_capacity = 262144;
 	s->flows_tracked = 56;
 	s->flows_capacity = 65536;
+	s->bans_active = 12;
+	s->bans_manual = 5;
+	s->ban_entries = 30;
+	s->ban_capacity = 65536;
 }
 
 /* Two breakers, one open and one half-open, every number distinct. */
@@ -208,6 +212,26 @@ static const char expected[] =
 	"# HELP sluice_dry_run 1 while the rule set runs dry: packets over a limit count as limited but pass.\n"
 	"# TYPE sluice_dry_run gauge\n"
 	"sluice_dry_run{interface=\"eth0\"} 0\n"
+	"# HELP sluice_bans_active Bans in force, by origin: every packet of their addresses is dropped before any rule.\n"
+	"# TYPE sluice_bans_active gauge\n"
+	"sluice_bans_active{interface=\"eth0\",origin=\"rule\"} 7\n"
+	"sluice_bans_active{interface=\"eth0\",origin=\"manual\"} 5\n"
+	"# HELP sluice_ban_entries Entries in the ban table: bans in force, and ended ones kept while their offences are remembered.\n"
+	"# TYPE sluice_ban_entries gauge\n"
+	"sluice_ban_entries{interface=\"eth0\"} 30\n"
+	"# HELP sluice_ban_capacity Entries the ban table holds at most.\n"
+	"# TYPE sluice_ban_capacity gauge\n"
+	"sluice_ban_capacity{interface=\"eth0\"} 65536\n"
+	"# HELP sluice_bans_total Bans rules started.\n"
+	"# TYPE sluice_bans_total counter\n"
+	"sluice_bans_total{interface=\"eth0\"} 1017\n"
+	"# HELP sluice_bans_refused_total Bans rules could not start because the ban table was full.\n"
+	"# TYPE sluice_bans_refused_total counter\n"
+	"sluice_bans_refused_total{interface=\"eth0\"} 1018\n"
+	"# HELP sluice_events_total Events the data path sent to the daemon, by result: suppressed ones were over the event budget or found the ring full.\n"
+	"# TYPE sluice_events_total counter\n"
+	"sluice_events_total{interface=\"eth0\",result=\"sent\"} 1019\n"
+	"sluice_events_total{interface=\"eth0\",result=\"suppressed\"} 1020\n"
 	"# HELP sluice_reloads_total Configuration reloads by the daemon, by result; a failed one changed nothing.\n"
 	"# TYPE sluice_reloads_total counter\n"
 	"sluice_reloads_total{interface=\"eth0\",result=\"ok\"} 2\n"
@@ -251,7 +275,7 @@ static void test_format_without_daemon_leaves_out_its_families(void **state)
 	/* The same text up to the daemon's families, and nothing after. */
 	assert_int_equal(strlen(out), cut);
 	assert_memory_equal(out, expected, cut);
-	assert_int_equal(count(out, "# TYPE "), 17);
+	assert_int_equal(count(out, "# TYPE "), 23);
 	free(out);
 }
 
@@ -262,7 +286,7 @@ static void test_format_without_rules_keeps_rule_families_empty(void **state)
 
 	empty.n_rules = 0;
 	out = format("eth0", &empty, &daemon_stats);
-	assert_int_equal(count(out, "# TYPE "), 22);
+	assert_int_equal(count(out, "# TYPE "), 28);
 	assert_int_equal(count(out, "# HELP sluice_rule_matched_packets_total "), 1);
 	assert_int_equal(count(out, "rule=\""), 0);
 	free(out);
@@ -276,7 +300,7 @@ static void test_format_escapes_label_values(void **state)
 	out = format("a\"b\\c", &st, NULL);
 	assert_non_null(strstr(out,
 		"sluice_keys_tracked{interface=\"a\\\"b\\\\c\"} 1234\n"));
-	assert_int_equal(count(out, "{interface=\"a\\\"b\\\\c\""), 14 + 16 + 18 + 6);
+	assert_int_equal(count(out, "{interface=\"a\\\"b\\\\c\""), 14 + 16 + 18 + 6 + 8);
 	free(out);
 
 	out = format("x\ny", &st, NULL);
@@ -292,8 +316,8 @@ static void test_format_escapes_label_values(void **state)
 static void test_format_labels_never_name_an_address(void **state)
 {
 	static const char *const allowed[] = {
-		"interface", "rule", "reason", "verdict", "result", "breaker",
-		"kind", "to",
+		"interface", "rule", "reason", "verdict", "result", "origin",
+		"breaker", "kind", "to",
 	};
 	static struct sl_stats with;
 	char *out, *line, *save = NULL;
@@ -330,9 +354,9 @@ static void test_format_labels_never_name_an_address(void **state)
 		}
 		assert_int_equal(*p, '}');
 	}
-	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 9, gauges 6, daemon 7,
-	 * breakers 2 x 11. */
-	assert_int_equal(samples, 14 + 16 + 18 + 6 + 7 + 22);
+	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 9, gauges 6, bans and
+	 * events 8, daemon 7, breakers 2 x 11. */
+	assert_int_equal(samples, 14 + 16 + 18 + 6 + 8 + 7 + 22);
 	free(out);
 }
 
@@ -379,6 +403,15 @@ static const char check_py[] =
 	"    assert take('sluice_' + k) == stats[k], k\n"
 	"assert take('sluice_rule_set_generation') == stats['generation']\n"
 	"assert take('sluice_dry_run') == int(stats['dry_run'])\n"
+	"bans, events = stats['bans'], stats['events']\n"
+	"assert take('sluice_bans_active', origin='rule') == bans['active'] - bans['manual']\n"
+	"assert take('sluice_bans_active', origin='manual') == bans['manual']\n"
+	"assert take('sluice_ban_entries') == bans['entries']\n"
+	"assert take('sluice_ban_capacity') == bans['capacity']\n"
+	"assert take('sluice_bans_total') == bans['started']\n"
+	"assert take('sluice_bans_refused_total') == bans['refused']\n"
+	"assert take('sluice_events_total', result='sent') == events['sent']\n"
+	"assert take('sluice_events_total', result='suppressed') == events['suppressed']\n"
 	"assert take('sluice_reloads_total', result='ok') == daemon['reloads_ok']\n"
 	"assert take('sluice_reloads_total', result='failed') == daemon['reloads_failed']\n"
 	"assert take('sluice_sweeps_total') == daemon['sweeps']\n"
@@ -466,7 +499,7 @@ static void parse_with_prometheus_client(const char *ifname)
 		fail_msg("the parser refused the metrics of \"%s\":\n%s", ifname,
 			 line);
 	/* Breakers add their six families only when there are some. */
-	snprintf(families, sizeof(families), "ok %d\n", shown->n_breakers ? 28 : 22);
+	snprintf(families, sizeof(families), "ok %d\n", shown->n_breakers ? 34 : 28);
 	assert_string_equal(line, families);
 }
 

@@ -49,6 +49,14 @@ static void fill(struct sl_stats *st)
 	st->keys_capacity = 262144;
 	st->flows_tracked = 7;
 	st->flows_capacity = 262144;
+	st->cnt[SL_CNT_BANS] = (struct sl_counter){ 6, 0 };
+	st->cnt[SL_CNT_BANS_FULL] = (struct sl_counter){ 1, 0 };
+	st->cnt[SL_CNT_EVENTS] = (struct sl_counter){ 9, 0 };
+	st->cnt[SL_CNT_EVENTS_SUPPRESSED] = (struct sl_counter){ 11, 0 };
+	st->bans_active = 4;
+	st->bans_manual = 2;
+	st->ban_entries = 8;
+	st->ban_capacity = 65536;
 }
 
 static void test_json_has_every_documented_field(void **state)
@@ -82,7 +90,10 @@ static void test_json_has_every_documented_field(void **state)
 		"\"reject_limited\":{\"packets\":0,\"bytes\":0},"
 		"\"flows_full\":{\"packets\":0,\"bytes\":0}},"
 		"\"keys_tracked\":5,\"keys_capacity\":262144,"
-		"\"flows_tracked\":7,\"flows_capacity\":262144,\"breakers\":[]}\n");
+		"\"flows_tracked\":7,\"flows_capacity\":262144,"
+		"\"bans\":{\"active\":4,\"manual\":2,\"entries\":8,\"capacity\":65536,"
+		"\"started\":6,\"refused\":1},"
+		"\"events\":{\"sent\":9,\"suppressed\":11},\"breakers\":[]}\n");
 	free(out);
 }
 
@@ -126,6 +137,8 @@ static void test_table_lists_rules_in_order_with_counts(void **state)
 	assert_true(api < dns);
 	assert_non_null(strstr(api, " 10 "));
 	assert_non_null(strstr(out, "\nmalformed "));
+	assert_non_null(strstr(out, "\nbans: 4 active (2 manual), 8 entries of 65536, 6 started by rules, 1 refused (table full)\n"));
+	assert_non_null(strstr(out, "\nevents: 9 sent, 11 suppressed\n"));
 	free(out);
 }
 
