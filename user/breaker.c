@@ -407,8 +407,8 @@ __u32 sl_breaker_next(const struct sl_breaker_view *v, __u64 now_ns)
 	}
 }
 
-/* The probes of the slots in `mask`: those admitted before `deadline` of a
- * slot in `timed` count as timed out; all of them are deleted if `purge`. */
+/* Which probes a scan deletes: all of the purged slots', and those of the
+ * judged slots admitted `within` or more before now. */
 struct probe_scan {
 	__u64 now_ns;
 	__u64 within_ns[SL_MAX_BREAKERS];
@@ -424,12 +424,15 @@ static int probe_seen(const void *key, const void *value, void *arg)
 	const struct sl_probe *p = value;
 	struct probe_scan *s = arg;
 	__u32 bit;
+	bool late;
 
 	if (p->slot >= SL_MAX_BREAKERS)
 		return 0;
 	bit = 1u << p->slot;
-	if (!(s->purging & bit) &&
-	    !(s->judging & bit && s->now_ns - p->admitted_ns >= s->within_ns[p->slot]))
+	/* A probe admitted after the daemon read its clock is new, not late. */
+	late = s->judging & bit && p->admitted_ns < s->now_ns &&
+	       s->now_ns - p->admitted_ns >= s->within_ns[p->slot];
+	if (!(s->purging & bit) && !late)
 		return 0;
 	if (s->n == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 64;

@@ -19,8 +19,9 @@ struct sl_maps {
 
 /*
  * Makes cfg the active rule set: rules, allow and deny sets, malformed
- * policy. A rule whose name exists in the active set keeps its counters and
- * its keys' budgets; a new name gets fresh ones. Everything is written to the
+ * policy, breakers (each on its own, not by generation: breakers__apply).
+ * A rule whose name exists in the active set keeps its counters and its
+ * keys' budgets; a new name gets fresh ones. Everything is written to the
  * inactive generation first, so a failure part-way changes nothing the data
  * path sees. Returns 0 or a negative errno with err filled.
  */

@@ -727,6 +727,8 @@ static void test_tick_failed_and_unanswered_probes_reopen(void **state)
 	/* A probe with no answer within 2 s (the breaker's `within`) fails. */
 	probe(fx, T(5300), 1, NULL);
 	assert_int_equal(n_probes(fx), 1);
+	/* Admitted after the daemon read its clock: not late, just new. */
+	tick(fx, &w, T(5250), -1);
 	tick(fx, &w, T(7200), -1);
 	tick(fx, &w, T(7300), SL_BRK_OPEN);
 	assert_int_equal(seen.c[4].probes_timed_out, 1);
