@@ -39,6 +39,7 @@ struct rule_walk {
 	__u32 limited;		/* a rule was broken */
 	__u32 tcp_syn;
 	__u32 skip_conns;	/* a retransmitted SYN of a tracked flow */
+	__u32 count_keys;	/* sluice top is watching: count per key */
 	__u32 conns_action;	/* what to do if the flow cannot be tracked */
 	/* The first matching rule refused the packet in a way that lasts
 	 * until refused_until: worth remembering (see struct sl_refusal). */
@@ -163,16 +164,25 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
  * so contended that SL_CAS_TRIES attempts all lose is refused rather than
  * admitted unaccounted. A refusal writes only when the math clamped a stale
  * state, so a flood of refused packets does not bounce the key's cache line
- * between CPUs. A global function: the verifier checks it once, not once
- * per limit per rule.
+ * between CPUs. A rate is stretched by `warm`, its rule's warm-up factor
+ * (SL_WARM_ONE outside a warm-up): interval and tolerance alike, so the
+ * rule runs at rate / warm with its burst unchanged. A global function: the
+ * verifier checks it once, not once per limit per rule.
  */
-__noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
-		     __u32 len)
+__noinline int spend(__u64 *word, const struct sl_limit *lim, __u32 warm,
+		     __u64 now, __u32 len)
 {
+	__u64 interval_fp, tolerance_ns;
 	int i;
 
 	if (!word || !lim)
 		return 0;
+	interval_fp = lim->rate.interval_fp;
+	tolerance_ns = lim->rate.tolerance_ns;
+	if (warm != SL_WARM_ONE) {
+		interval_fp = sl_warm_scale(interval_fp, warm);
+		tolerance_ns = sl_warm_scale(tolerance_ns, warm);
+	}
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)word;
 		__u64 next;
@@ -183,10 +193,10 @@ __noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
 					       lim->window.max, &next);
 		else
 			ok = sl_gcra_conform(old, now,
-					     sl_gcra_cost_ns(lim->rate.interval_fp,
+					     sl_gcra_cost_ns(interval_fp,
 							     lim->unit == SL_UNIT_BYTES ?
 							     len : 1),
-					     lim->rate.tolerance_ns, &next);
+					     tolerance_ns, &next);
 		if (next == old)
 			return ok;
 		if (__sync_val_compare_and_swap(word, old, next) == old)
@@ -196,18 +206,31 @@ __noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
 }
 
 /*
+ * Where a rule stands in its warm-up, as the factor spend() stretches its
+ * rates by. Global, so the verifier walks the square root once.
+ */
+__noinline __u32 warm_factor(__u64 now, __u64 start, __u64 warmup)
+{
+	return sl_warm_factor(now, start, warmup);
+}
+
+/*
  * Gives back what spend() took for a packet a later limit of the same rule
  * refused: a rule that refuses a packet spends none of its budgets. A TAT
  * moves back by the cost; a window's current count drops by one if the
  * window is still the same. Both commute with other CPUs' updates.
  */
-__noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
-		      __u32 len)
+__noinline int refund(__u64 *word, const struct sl_limit *lim, __u32 warm,
+		      __u64 now, __u32 len)
 {
+	__u64 interval_fp;
 	int i;
 
 	if (!word || !lim)
 		return 0;
+	interval_fp = lim->rate.interval_fp;
+	if (warm != SL_WARM_ONE)
+		interval_fp = sl_warm_scale(interval_fp, warm);
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)word, next;
 
@@ -219,7 +242,7 @@ __noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
 				return 0;
 			next = old - 1;
 		} else {
-			__u64 cost = sl_gcra_cost_ns(lim->rate.interval_fp,
+			__u64 cost = sl_gcra_cost_ns(interval_fp,
 						     lim->unit == SL_UNIT_BYTES ? len : 1);
 
 			if (old < cost)
@@ -264,6 +287,26 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 }
 
 /*
+ * Until when a key's refusal by a rate holds, the rate stretched as spend()
+ * stretched it. A warm-up's stretch only shrinks with time, and a smaller
+ * one ends a refusal later, so one timed with this instant's stretch ends
+ * no later than the real one.
+ */
+static __always_inline __u64 refused_until(const struct sl_limit *lim, __u32 warm,
+					   __u64 tat)
+{
+	__u64 interval_fp = lim->rate.interval_fp, tolerance_ns = lim->rate.tolerance_ns;
+
+	if (warm != SL_WARM_ONE) {
+		interval_fp = sl_warm_scale(interval_fp, warm);
+		tolerance_ns = sl_warm_scale(tolerance_ns, warm);
+	}
+	return sl_gcra_refused_until(tat, lim->unit == SL_UNIT_BYTES ? 0 :
+					  sl_gcra_cost_ns(interval_fp, 1),
+				     tolerance_ns);
+}
+
+/*
  * Returns the reason counter of the first limit the packet breaks, or 0.
  * Global, like spend(), to keep the verifier's work linear in the rules.
  * local: a scope cluster key's share of the rule's limits, or NULL.
@@ -272,11 +315,14 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 			      struct sl_key_state *st, struct rule_walk *w,
 			      const struct sl_clu_limits *local)
 {
-	__u32 i, j, reason;
+	__u32 i, j, reason, warm = SL_WARM_ONE;
 	int ok;
 
 	if (!rule || !key || !st || !w)
 		return SL_CNT_RATE;
+	/* Rules without a warm-up pay this one test. */
+	if (rule->warmup_ns)
+		warm = warm_factor(w->now, rule->warm_start_ns, rule->warmup_ns);
 	for (i = 0; i < SL_MAX_LIMITS; i++) {
 		const struct sl_limit *lim = local_limit(rule, local, i);
 
@@ -286,22 +332,19 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 			ok = reserve_conn(lim, key, rule, w);
 			reason = SL_CNT_CONNS;
 		} else {
-			ok = spend(&st->word[i], lim, w->now, w->len);
+			ok = spend(&st->word[i], lim, warm, w->now, w->len);
 			reason = ok < 0 ? SL_CNT_CAS_EXHAUSTED :
 				 lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
 		}
 		if (ok > 0)
 			continue;
 		if (!ok && lim->kind == SL_LIMIT_RATE)
-			w->refused_until = sl_gcra_refused_until(
-				*(volatile __u64 *)&st->word[i],
-				lim->unit == SL_UNIT_BYTES ? 0 :
-				sl_gcra_cost_ns(lim->rate.interval_fp, 1),
-				lim->rate.tolerance_ns);
+			w->refused_until = refused_until(lim, warm,
+							 *(volatile __u64 *)&st->word[i]);
 		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
-				refund(&st->word[j], local_limit(rule, local, j),
+				refund(&st->word[j], local_limit(rule, local, j), warm,
 				       w->now, w->len);
 		return reason;
 	}
@@ -348,6 +391,8 @@ static long apply_rule(__u32 iteration, void *ctx)
 	reason = st ? check_limits(rule, &key, st, w, cluster_limits(rule, &key)) :
 		      SL_CNT_RATE;
 	cluster_count(rule, &key, w->len, !reason);
+	if (w->count_keys)
+		count_key(&key, reason);
 	if (!reason) {
 		rc->passed++;
 		return 0;
@@ -684,6 +729,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->mark = 0;
 	w->limited = 0;
 	w->skip_conns = retransmit;
+	w->count_keys = cfg->top_until_ns > now;
 	w->conns_action = SL_ACT_PASS;
 	w->flow.n_keys = 0;
 	w->remember = 0;

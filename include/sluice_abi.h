@@ -39,6 +39,7 @@
 #define SL_MAP_CONNS		"sl_conns"
 #define SL_MAP_REJECT		"sl_reject"
 #define SL_MAP_REFUSALS		"sl_refusals"
+#define SL_MAP_TOPK		"sl_topk"
 #define SL_PIN_LINK_XDP		"link_xdp"
 #define SL_PIN_LINK_TC_IN	"link_tc_in"
 #define SL_PIN_LINK_TC_OUT	"link_tc_out"
@@ -48,6 +49,8 @@
 #define SL_DEFAULT_KEYS		262144
 #define SL_DEFAULT_FLOWS	262144
 #define SL_SRC_CAPACITY		262144
+/* Keys whose packets sluice top counts at once (LRU: the busiest stay). */
+#define SL_TOP_KEYS		8192
 
 enum sl_family {
 	SL_FAM_IP4 = 0,
@@ -166,6 +169,13 @@ struct sl_rule {
 	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
 	__u32 pad2;
 	struct sl_limit limits[SL_MAX_LIMITS];
+	/*
+	 * Warm-up (sluice_limiter.h): the rule's rates ramp from a third to
+	 * the full value over warmup_ns (0: none) from warm_start_ns, the
+	 * CLOCK_MONOTONIC time the rule was created or its warm-up restarted.
+	 */
+	__u64 warmup_ns;
+	__u64 warm_start_ns;
 };
 
 /* Per generation: the bitmaps that do not come from a per-field lookup. */
@@ -198,6 +208,9 @@ struct sl_cfg {
 	 * turns that off. */
 	__u64 tick_ns;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
+	/* sluice top's lease (CLOCK_MONOTONIC): until then the data path
+	 * counts packets per key in SL_MAP_TOPK; nothing after it. */
+	__u64 top_until_ns;
 };
 
 /*
@@ -250,6 +263,16 @@ struct sl_key {
 	__u8 family;
 	__u8 pad[3];
 	__u8 addr[16];
+};
+
+/*
+ * Per (rule, key) and per CPU, while sluice top holds its lease: what the
+ * rule matched, and what of that broke it (whatever its action then did).
+ * Per CPU, so counting writes no line another CPU reads.
+ */
+struct sl_key_count {
+	__u64 packets;
+	__u64 limited;
 };
 
 /* One word per limit: a GCRA TAT (rate) or a packed window (window);

@@ -63,6 +63,7 @@ struct sl_rule_spec {
 	uint8_t action;		/* enum sl_action */
 	uint32_t mark;		/* action mark: the skb->mark, 1..2^32-1; else 0 */
 	bool cluster;		/* scope cluster: one budget across the hosts */
+	uint64_t warmup_ns;	/* rates ramp up over this long; 0 = no warm-up */
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];

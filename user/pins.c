@@ -135,6 +135,7 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_CNT, &pins->maps.cnt },
 		{ SL_MAP_FLOWS, &pins->maps.flows },
 		{ SL_MAP_CONNS, &pins->maps.conns },
+		{ SL_MAP_TOPK, &pins->maps.topk },
 	};
 	size_t i;
 	int ret;
