@@ -128,6 +128,14 @@ struct {
 	__type(value, struct sl_refusal);
 } sl_refusals SEC(".maps");
 
+/* Beside sl_refusals, slot for slot: the keys of refusals top may count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_REFUSAL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_refusal_key);
+} sl_refkeys SEC(".maps");
+
 /* Frozen at load: the verifier prunes the test clock out of production. */
 const volatile __u8 sl_use_test_clock = 0;
 __u64 sl_test_now_ns = 0;

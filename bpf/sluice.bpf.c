@@ -47,6 +47,7 @@ struct rule_walk {
 	__u32 refused_slot;
 	__u32 refused_reason;
 	__u64 refused_until;
+	struct sl_key refused_key;	/* kept only while top watches */
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 };
@@ -423,6 +424,8 @@ static long apply_rule(__u32 iteration, void *ctx)
 			w->remember = 1;
 			w->refused_slot = rule->slot;
 			w->refused_reason = reason;
+			if (w->count_keys)
+				__builtin_memcpy(&w->refused_key, &key, sizeof(key));
 		}
 		return 1;
 	}
@@ -457,10 +460,47 @@ static __always_inline int before_jiffy(__u32 deadline)
 }
 
 /*
+ * Whether sluice top holds its lease. A lapsed lease is cleared, once, so
+ * that the refusal path, which reads no clock, can tell from the field
+ * alone that nobody watches; the compare-and-swap leaves a renewal alone.
+ */
+static __always_inline int watched(struct sl_cfg *cfg, __u64 now)
+{
+	__u64 until = cfg->top_until_ns;
+
+	if (!until)
+		return 0;
+	if (now < until)
+		return 1;
+	__sync_val_compare_and_swap(&cfg->top_until_ns, until, 0);
+	return 0;
+}
+
+/*
+ * A repeat refused from memory counts for its key while top watches. A
+ * refusal remembered before the watch began has no key to count: the
+ * packet goes back to the walk (returns 0), which counts it and remembers
+ * the refusal again, with its key.
+ */
+static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
+					     const struct sl_refusal *r)
+{
+	struct sl_refusal_key *rk;
+
+	if (!watched(cfg, sl_now()))
+		return 1;
+	rk = bpf_map_lookup_elem(&sl_refkeys, &index);
+	if (!rk || rk->until_ns != r->until_ns)
+		return 0;
+	count_key(&rk->key, 1);
+	return 1;
+}
+
+/*
  * A packet shaped like one refused moments ago by a rule whose refusal
  * still holds is refused again, counted as the walk would have counted it.
  */
-static __always_inline int refused_again(const struct sl_cfg *cfg,
+static __always_inline int refused_again(struct sl_cfg *cfg,
 					 const struct sl_pkt *pkt, __u32 len)
 {
 	__u32 index = refusal_slot(pkt), slot;
@@ -474,6 +514,8 @@ static __always_inline int refused_again(const struct sl_cfg *cfg,
 		r->until_ns = 0;
 		return 0;
 	}
+	if (cfg->top_until_ns && !count_refused_key(cfg, index, r))
+		return 0;
 	slot = r->slot;
 	rc = bpf_map_lookup_elem(&sl_rcnt, &slot);
 	if (rc) {
@@ -516,6 +558,14 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 		ticks = (w->refused_until - w->now) / cfg->tick_ns;
 	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
 			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
+	if (w->count_keys) {
+		struct sl_refusal_key *rk = bpf_map_lookup_elem(&sl_refkeys, &index);
+
+		if (rk) {
+			__builtin_memcpy(&rk->key, &w->refused_key, sizeof(rk->key));
+			rk->until_ns = w->refused_until;
+		}
+	}
 }
 
 static __always_inline const struct sl_src_val *lookup_src(const struct sl_pkt *pkt,
@@ -729,7 +779,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->mark = 0;
 	w->limited = 0;
 	w->skip_conns = retransmit;
-	w->count_keys = cfg->top_until_ns > now;
+	w->count_keys = watched(cfg, now);
 	w->conns_action = SL_ACT_PASS;
 	w->flow.n_keys = 0;
 	w->remember = 0;

@@ -40,6 +40,7 @@
 #define SL_MAP_REJECT		"sl_reject"
 #define SL_MAP_REFUSALS		"sl_refusals"
 #define SL_MAP_TOPK		"sl_topk"
+#define SL_MAP_REFKEYS		"sl_refkeys"
 #define SL_PIN_LINK_XDP		"link_xdp"
 #define SL_PIN_LINK_TC_IN	"link_tc_in"
 #define SL_PIN_LINK_TC_OUT	"link_tc_out"
@@ -372,6 +373,17 @@ struct sl_refusal {
 	 * reading the clock; 0: ask the clock. */
 	__u32 until_jiffies;
 	__u64 until_ns;		/* refused while now < until_ns */
+};
+
+/*
+ * The key of a refusal remembered while sluice top watched, in the slot of
+ * sl_refusals it was remembered in, so a repeat refused from memory still
+ * counts for its key. until_ns ties it to that refusal: a refusal
+ * remembered while nobody watched finds another's (or none) here.
+ */
+struct sl_refusal_key {
+	struct sl_key key;
+	__u64 until_ns;
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

@@ -758,8 +758,20 @@ int ruleset__restart_warmup(const struct sl_maps *maps, const char *name,
 		 * start. The next rule set carries it over from here.
 		 */
 		rule.warm_start_ns = now_ns;
-		return bpf_map_update_elem(maps->rules, &index, &rule, BPF_EXIST) ?
-		       -errno : 1;
+		if (bpf_map_update_elem(maps->rules, &index, &rule, BPF_EXIST))
+			return -errno;
+		/*
+		 * Refusals remembered under the old stretch (struct
+		 * sl_refusal) would outlast what the restarted ramp allows.
+		 * Moving the generation on by two keeps the same tables live
+		 * and makes the data path forget them.
+		 */
+		ret = read_cfg(maps, &cfg);
+		if (ret)
+			return ret;
+		cfg.gen += 2;
+		ret = write_cfg(maps, &cfg);
+		return ret ? ret : 1;
 	}
 	return -ENOENT;
 }

@@ -35,6 +35,8 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *cfg,
  * the data path's clock): its rates drop to a third and ramp up again over
  * its warmup. For the breaker, when a service's breaker closes. Call with
  * the pins lock held (pins__open), like every writer of the rule set.
+ * It moves the generation on by two (the same tables stay live), so the
+ * data path forgets the refusals it remembered under the old stretch.
  * Returns 1 if restarted, 0 if the rule has no warm-up, -ENOENT if no
  * active rule has that name, or another negative errno.
  */

@@ -2,8 +2,9 @@
 /*
  * Per-key counts for sluice top in the real XDP program: nothing is
  * counted without a lease, every packet of every rule it reaches is
- * counted while one holds, and user/top.c turns two readings into the
- * rows `sluice top` shows: rates, order, key names, states.
+ * counted while one holds, repeats refused from memory included, and
+ * user/top.c turns two readings into the rows `sluice top` shows: rates,
+ * order, key names, states.
  *
  * Run as root: build/tests/test_top_counts
  */
@@ -252,12 +253,55 @@ static void test_keys_named_by_their_rules(void **state)
 	top__free(&t);
 }
 
+/*
+ * A repeat refused from memory (no walk, no key map) still counts for its
+ * key while top watches. A refusal remembered before the watch began has
+ * no key beside it: that packet walks once and is remembered again with
+ * its key. The probe that repeats skip the walk: the key's state is
+ * deleted, and they are still dropped. Once the lease lapses, the refusal
+ * path clears it and counts nothing.
+ */
+static void test_remembered_refusals_count_for_their_key(void **state)
+{
+	struct fx *fx = *state;
+	struct sl_top_sample s;
+	struct sl_top_count c;
+	struct sl_key key;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/m burst 1 action drop");
+	assert_verdict(send_from(fx, &dns4, "192.0.2.1"), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.1"), VERDICT_DROP);
+	assert_int_equal(topk_entries(fx), 0);
+
+	lease_until(fx, T0 + 10 * NS_PER_S);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.1"), VERDICT_DROP);
+	assert_int_equal(bpf_map_get_next_key(fx->maps.keys, NULL, &key), 0);
+	assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
+	send_n(fx, "192.0.2.1", 3);
+	assert_int_equal(count_keys(fx), 0);
+	sample(fx, T0, &s);
+	c = count_of(fx, &s, "r1", "192.0.2.1");
+	assert_int_equal(c.packets, 4);
+	assert_int_equal(c.limited, 4);
+	top__sample_free(&s);
+	assert_rule(fx, "r1", 6, 1, 5, 5);
+
+	set_now(fx, T0 + 10 * NS_PER_S);
+	assert_verdict(send_from(fx, &dns4, "192.0.2.1"), VERDICT_DROP);
+	assert_int_equal(read_cfg(fx).top_until_ns, 0);
+	assert_int_equal(count_keys(fx), 0);
+	sample(fx, T0, &s);
+	assert_int_equal(count_of(fx, &s, "r1", "192.0.2.1").packets, 4);
+	top__sample_free(&s);
+}
+
 static const struct CMUnitTest tests[] = {
 	TEST(test_no_lease_counts_nothing),
 	TEST(test_lease_counts_each_rule_and_key),
 	TEST(test_counting_stops_when_the_lease_runs_out),
 	TEST(test_view_rates_order_and_states),
 	TEST(test_keys_named_by_their_rules),
+	TEST(test_remembered_refusals_count_for_their_key),
 };
 
 int main(void)

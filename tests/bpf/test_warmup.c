@@ -236,6 +236,40 @@ static void test_restart_warmup_drops_a_warm_rule_to_a_third(void **state)
 	assert_int_equal(active_rule(fx, "plain").warm_start_ns, rule.warm_start_ns);
 }
 
+/*
+ * 1/s burst 2, saturated at its full rate: a refusal is remembered until
+ * the key's TAT less one second. Restarting the warm-up triples interval
+ * and tolerance, and the key may send again at once; the refusals
+ * remembered at the full rate are forgotten (the generation moves on by
+ * two), or the next packets would still be dropped.
+ */
+static void test_restart_warmup_forgets_refusals_remembered_before(void **state)
+{
+	struct fx *fx = *state;
+	struct sl_rule rule;
+	struct model m;
+	__u64 now, gen;
+	unsigned i;
+
+	configure(fx, "rule slow proto udp dport 53 key src rate 1/s burst 2 action drop warmup 2s");
+	rule = active_rule(fx, "slow");
+	m = model_of(&rule);
+	now = rule.warm_start_ns + 10 * NS_PER_S;
+	set_now(fx, now);
+	for (i = 0; i < 3; i++)
+		assert_verdict(send_pkt(fx, &dns4),
+			       model_offer(&m, now) ? VERDICT_PASS : VERDICT_DROP);
+	gen = read_cfg(fx).gen;
+
+	now += NS_PER_MS;
+	assert_int_equal(ruleset__restart_warmup(&fx->maps, "slow", now), 1);
+	assert_int_equal(read_cfg(fx).gen, gen + 2);
+	m.start = now;
+	set_now(fx, now);
+	assert_true(model_offer(&m, now));
+	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+}
+
 /* The TAT the one rate limit of the key of `src` holds. */
 static __u64 key_tat(struct fx *fx, const struct sl_rule *rule, const char *src)
 {
@@ -316,6 +350,7 @@ static const struct CMUnitTest tests[] = {
 	TEST(test_rule_without_warmup_is_at_full_rate_at_once),
 	TEST(test_reload_keeps_warmup_new_name_or_key_restarts_it),
 	TEST(test_restart_warmup_drops_a_warm_rule_to_a_third),
+	TEST(test_restart_warmup_forgets_refusals_remembered_before),
 	{ "warmup_runs_on_the_kernel_clock", test_warmup_runs_on_the_kernel_clock,
 	  setup_kernel_clock, teardown, NULL },
 };
