@@ -150,6 +150,7 @@ enum ruleset_id {
 	RS_1_LIMITED_TOP,	/* as RS_1_LIMITED, with sluice top watching */
 	RS_1_CONFORM_TOP,
 	RS_1_LIMITED_WARM,	/* as RS_1_LIMITED, the rule in its warm-up */
+	RS_1_CONFORM_WARM,
 	RS_COUNT,
 };
 
@@ -245,6 +246,9 @@ static void build_ruleset(int id, struct sl_config *c)
 	case RS_1_LIMITED_WARM:
 		add_line(c, RULE_LIMITED " warmup 78h");
 		break;
+	case RS_1_CONFORM_WARM:
+		add_line(c, RULE_CONFORM(0) " warmup 78h");
+		break;
 	}
 }
 
@@ -267,6 +271,7 @@ static struct bench_case cases[] = {
 	{ "rule1_limited_top", "1 rule, over its limit (drop), sluice top watching", F_IP4_UDP, RS_1_LIMITED_TOP, XDP_DROP },
 	{ "rule1_conform_top", "1 rule, within its limit (pass), sluice top watching", F_IP4_UDP, RS_1_CONFORM_TOP, XDP_PASS },
 	{ "rule1_limited_warm", "1 rule in its warm-up, over its limit (drop)", F_IP4_UDP, RS_1_LIMITED_WARM, XDP_DROP },
+	{ "rule1_conform_warm", "1 rule in its warm-up, within its limit (pass)", F_IP4_UDP, RS_1_CONFORM_WARM, XDP_PASS },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -468,6 +473,8 @@ int main(int argc, char **argv)
 	       find_median("rule1_conform_top", reps) - find_median("rule1_conform", reps));
 	printf("  in warm-up, over the limit             %+.1f ns\n",
 	       find_median("rule1_limited_warm", reps) - find_median("rule1_limited", reps));
+	printf("  in warm-up, within the limit           %+.1f ns\n",
+	       find_median("rule1_conform_warm", reps) - find_median("rule1_conform", reps));
 
 	if (json) {
 		FILE *out = fopen(json, "w");
