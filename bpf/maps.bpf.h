@@ -69,6 +69,14 @@ struct {
 	__type(value, struct sl_key_state);
 } sl_keys SEC(".maps");
 
+/* Counts per key for sluice top, kept only while it holds its lease. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SL_TOP_KEYS);
+	__type(key, struct sl_key);
+	__type(value, struct sl_key_count);
+} sl_topk SEC(".maps");
+
 /*
  * Tracked connections and their counts. Neither is an LRU: an eviction
  * would lose a count or a release, and counts must neither leak nor drift.
@@ -146,6 +154,14 @@ struct {
 	__type(value, struct sl_refusal);
 } sl_refusals SEC(".maps");
 
+/* Beside sl_refusals, slot for slot: the keys of refusals top may count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_REFUSAL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_refusal_key);
+} sl_refkeys SEC(".maps");
+
 /* Frozen at load: the verifier prunes the test clock out of production. */
 const volatile __u8 sl_use_test_clock = 0;
 __u64 sl_test_now_ns = 0;
@@ -163,6 +179,25 @@ static __always_inline void count(__u32 index, __u32 len)
 		c->packets++;
 		c->bytes += len;
 	}
+}
+
+/* This CPU's count of one key's packets, for sluice top. */
+static __always_inline void count_key(const struct sl_key *key, __u32 limited)
+{
+	struct sl_key_count *c = bpf_map_lookup_elem(&sl_topk, key);
+
+	if (!c) {
+		static const struct sl_key_count fresh;
+
+		/* Another CPU may insert it first: then both use its entry. */
+		bpf_map_update_elem(&sl_topk, key, &fresh, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&sl_topk, key);
+		if (!c)
+			return;
+	}
+	c->packets++;
+	if (limited)
+		c->limited++;
 }
 
 #endif /* SLUICE_MAPS_BPF_H */

@@ -282,7 +282,8 @@ __noinline int reject_icmp(struct xdp_md *ctx, const struct sl_pkt *pkt,
 	return XDP_TX;
 }
 
-int spend(__u64 *word, const struct sl_limit *lim, __u64 now, __u32 len);
+int spend(__u64 *word, const struct sl_limit *lim, __u32 warm, __u64 now,
+	  __u32 len);
 
 /*
  * One interface-wide budget for answers: a spoofed flood must not turn the
@@ -299,7 +300,7 @@ static __always_inline int reject_budget(const struct sl_cfg *cfg, __u64 now)
 	__u32 zero = 0;
 	__u64 *tat = bpf_map_lookup_elem(&sl_reject, &zero);
 
-	return tat && spend(tat, &lim, now, 1) > 0;
+	return tat && spend(tat, &lim, SL_WARM_ONE, now, 1) > 0;
 }
 
 /*

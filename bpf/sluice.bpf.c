@@ -41,6 +41,7 @@ struct rule_walk {
 	__u32 limited;		/* a rule was broken */
 	__u32 tcp_syn;
 	__u32 skip_conns;	/* a retransmitted SYN of a tracked flow */
+	__u32 count_keys;	/* sluice top is watching: count per key */
 	__u32 conns_action;	/* what to do if the flow cannot be tracked */
 	/* The first matching rule refused the packet in a way that lasts
 	 * until refused_until: worth remembering (see struct sl_refusal). */
@@ -48,6 +49,7 @@ struct rule_walk {
 	__u32 refused_slot;
 	__u32 refused_reason;
 	__u64 refused_until;
+	struct sl_key refused_key;	/* kept only while top watches */
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 	struct ban_note note;	/* set only for a limited packet */
@@ -150,16 +152,25 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
  * so contended that SL_CAS_TRIES attempts all lose is refused rather than
  * admitted unaccounted. A refusal writes only when the math clamped a stale
  * state, so a flood of refused packets does not bounce the key's cache line
- * between CPUs. A global function: the verifier checks it once, not once
- * per limit per rule.
+ * between CPUs. A rate is stretched by `warm`, its rule's warm-up factor
+ * (SL_WARM_ONE outside a warm-up): interval and tolerance alike, so the
+ * rule runs at rate / warm with its burst unchanged. A global function: the
+ * verifier checks it once, not once per limit per rule.
  */
-__noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
-		     __u32 len)
+__noinline int spend(__u64 *word, const struct sl_limit *lim, __u32 warm,
+		     __u64 now, __u32 len)
 {
+	__u64 interval_fp, tolerance_ns;
 	int i;
 
 	if (!word || !lim)
 		return 0;
+	interval_fp = lim->rate.interval_fp;
+	tolerance_ns = lim->rate.tolerance_ns;
+	if (warm != SL_WARM_ONE) {
+		interval_fp = sl_warm_scale(interval_fp, warm);
+		tolerance_ns = sl_warm_scale(tolerance_ns, warm);
+	}
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)word;
 		__u64 next;
@@ -170,10 +181,10 @@ __noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
 					       lim->window.max, &next);
 		else
 			ok = sl_gcra_conform(old, now,
-					     sl_gcra_cost_ns(lim->rate.interval_fp,
+					     sl_gcra_cost_ns(interval_fp,
 							     lim->unit == SL_UNIT_BYTES ?
 							     len : 1),
-					     lim->rate.tolerance_ns, &next);
+					     tolerance_ns, &next);
 		if (next == old)
 			return ok;
 		if (__sync_val_compare_and_swap(word, old, next) == old)
@@ -183,18 +194,31 @@ __noinline int spend(__u64 *word, const struct sl_limit *lim, __u64 now,
 }
 
 /*
+ * Where a rule stands in its warm-up, as the factor spend() stretches its
+ * rates by. Global, so the verifier walks the square root once.
+ */
+__noinline __u32 warm_factor(__u64 now, __u64 start, __u64 warmup)
+{
+	return sl_warm_factor(now, start, warmup);
+}
+
+/*
  * Gives back what spend() took for a packet a later limit of the same rule
  * refused: a rule that refuses a packet spends none of its budgets. A TAT
  * moves back by the cost; a window's current count drops by one if the
  * window is still the same. Both commute with other CPUs' updates.
  */
-__noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
-		      __u32 len)
+__noinline int refund(__u64 *word, const struct sl_limit *lim, __u32 warm,
+		      __u64 now, __u32 len)
 {
+	__u64 interval_fp;
 	int i;
 
 	if (!word || !lim)
 		return 0;
+	interval_fp = lim->rate.interval_fp;
+	if (warm != SL_WARM_ONE)
+		interval_fp = sl_warm_scale(interval_fp, warm);
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)word, next;
 
@@ -206,7 +230,7 @@ __noinline int refund(__u64 *word, const struct sl_limit *lim, __u64 now,
 				return 0;
 			next = old - 1;
 		} else {
-			__u64 cost = sl_gcra_cost_ns(lim->rate.interval_fp,
+			__u64 cost = sl_gcra_cost_ns(interval_fp,
 						     lim->unit == SL_UNIT_BYTES ? len : 1);
 
 			if (old < cost)
@@ -251,6 +275,26 @@ static __always_inline int reserve_conn(const struct sl_limit *lim,
 }
 
 /*
+ * Until when a key's refusal by a rate holds, the rate stretched as spend()
+ * stretched it. A warm-up's stretch only shrinks with time, and a smaller
+ * one ends a refusal later, so one timed with this instant's stretch ends
+ * no later than the real one.
+ */
+static __always_inline __u64 refused_until(const struct sl_limit *lim, __u32 warm,
+					   __u64 tat)
+{
+	__u64 interval_fp = lim->rate.interval_fp, tolerance_ns = lim->rate.tolerance_ns;
+
+	if (warm != SL_WARM_ONE) {
+		interval_fp = sl_warm_scale(interval_fp, warm);
+		tolerance_ns = sl_warm_scale(tolerance_ns, warm);
+	}
+	return sl_gcra_refused_until(tat, lim->unit == SL_UNIT_BYTES ? 0 :
+					  sl_gcra_cost_ns(interval_fp, 1),
+				     tolerance_ns);
+}
+
+/*
  * Returns the reason counter of the first limit the packet breaks, or 0.
  * Global, like spend(), to keep the verifier's work linear in the rules.
  * local: a scope cluster key's share of the rule's limits, or NULL.
@@ -259,11 +303,14 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 			      struct sl_key_state *st, struct rule_walk *w,
 			      const struct sl_clu_limits *local)
 {
-	__u32 i, j, reason;
+	__u32 i, j, reason, warm = SL_WARM_ONE;
 	int ok;
 
 	if (!rule || !key || !st || !w)
 		return SL_CNT_RATE;
+	/* Rules without a warm-up pay this one test. */
+	if (rule->warmup_ns)
+		warm = warm_factor(w->now, rule->warm_start_ns, rule->warmup_ns);
 	for (i = 0; i < SL_MAX_LIMITS; i++) {
 		const struct sl_limit *lim = local_limit(rule, local, i);
 
@@ -273,22 +320,19 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 			ok = reserve_conn(lim, key, rule, w);
 			reason = SL_CNT_CONNS;
 		} else {
-			ok = spend(&st->word[i], lim, w->now, w->len);
+			ok = spend(&st->word[i], lim, warm, w->now, w->len);
 			reason = ok < 0 ? SL_CNT_CAS_EXHAUSTED :
 				 lim->kind == SL_LIMIT_WINDOW ? SL_CNT_WINDOW : SL_CNT_RATE;
 		}
 		if (ok > 0)
 			continue;
 		if (!ok && lim->kind == SL_LIMIT_RATE)
-			w->refused_until = sl_gcra_refused_until(
-				*(volatile __u64 *)&st->word[i],
-				lim->unit == SL_UNIT_BYTES ? 0 :
-				sl_gcra_cost_ns(lim->rate.interval_fp, 1),
-				lim->rate.tolerance_ns);
+			w->refused_until = refused_until(lim, warm,
+							 *(volatile __u64 *)&st->word[i]);
 		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
-				refund(&st->word[j], local_limit(rule, local, j),
+				refund(&st->word[j], local_limit(rule, local, j), warm,
 				       w->now, w->len);
 		return reason;
 	}
@@ -335,6 +379,8 @@ static long apply_rule(__u32 iteration, void *ctx)
 	reason = st ? check_limits(rule, &key, st, w, cluster_limits(rule, &key)) :
 		      SL_CNT_RATE;
 	cluster_count(rule, &key, w->len, !reason);
+	if (w->count_keys)
+		count_key(&key, reason);
 	if (!reason) {
 		rc->passed++;
 		return 0;
@@ -369,6 +415,8 @@ static long apply_rule(__u32 iteration, void *ctx)
 			w->remember = 1;
 			w->refused_slot = rule->slot;
 			w->refused_reason = reason;
+			if (w->count_keys)
+				__builtin_memcpy(&w->refused_key, &key, sizeof(key));
 		}
 		return 1;
 	}
@@ -403,10 +451,47 @@ static __always_inline int before_jiffy(__u32 deadline)
 }
 
 /*
+ * Whether sluice top holds its lease. A lapsed lease is cleared, once, so
+ * that the refusal path, which reads no clock, can tell from the field
+ * alone that nobody watches; the compare-and-swap leaves a renewal alone.
+ */
+static __always_inline int watched(struct sl_cfg *cfg, __u64 now)
+{
+	__u64 until = cfg->top_until_ns;
+
+	if (!until)
+		return 0;
+	if (now < until)
+		return 1;
+	__sync_val_compare_and_swap(&cfg->top_until_ns, until, 0);
+	return 0;
+}
+
+/*
+ * A repeat refused from memory counts for its key while top watches. A
+ * refusal remembered before the watch began has no key to count: the
+ * packet goes back to the walk (returns 0), which counts it and remembers
+ * the refusal again, with its key.
+ */
+static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
+					     const struct sl_refusal *r)
+{
+	struct sl_refusal_key *rk;
+
+	if (!watched(cfg, sl_now()))
+		return 1;
+	rk = bpf_map_lookup_elem(&sl_refkeys, &index);
+	if (!rk || rk->until_ns != r->until_ns)
+		return 0;
+	count_key(&rk->key, 1);
+	return 1;
+}
+
+/*
  * A packet shaped like one refused moments ago by a rule whose refusal
  * still holds is refused again, counted as the walk would have counted it.
  */
-static __always_inline int refused_again(const struct sl_cfg *cfg,
+static __always_inline int refused_again(struct sl_cfg *cfg,
 					 const struct sl_pkt *pkt, __u32 len)
 {
 	__u32 index = refusal_slot(pkt), slot;
@@ -420,6 +505,8 @@ static __always_inline int refused_again(const struct sl_cfg *cfg,
 		r->until_ns = 0;
 		return 0;
 	}
+	if (cfg->top_until_ns && !count_refused_key(cfg, index, r))
+		return 0;
 	slot = r->slot;
 	rc = bpf_map_lookup_elem(&sl_rcnt, &slot);
 	if (rc) {
@@ -462,6 +549,14 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 		ticks = (w->refused_until - w->now) / cfg->tick_ns;
 	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
 			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
+	if (w->count_keys) {
+		struct sl_refusal_key *rk = bpf_map_lookup_elem(&sl_refkeys, &index);
+
+		if (rk) {
+			__builtin_memcpy(&rk->key, &w->refused_key, sizeof(rk->key));
+			rk->until_ns = w->refused_until;
+		}
+	}
 }
 
 static __always_inline const struct sl_src_val *lookup_src(const struct sl_pkt *pkt,
@@ -713,6 +808,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->mark = 0;
 	w->limited = 0;
 	w->skip_conns = retransmit;
+	w->count_keys = watched(cfg, now);
 	w->conns_action = SL_ACT_PASS;
 	w->flow.n_keys = 0;
 	w->remember = 0;

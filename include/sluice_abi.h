@@ -45,6 +45,8 @@
 #define SL_MAP_BANS		"sl_bans"
 #define SL_MAP_EVENTS		"sl_events"
 #define SL_MAP_EVBUDGET		"sl_evbudget"
+#define SL_MAP_TOPK		"sl_topk"
+#define SL_MAP_REFKEYS		"sl_refkeys"
 #define SL_PIN_LINK_XDP		"link_xdp"
 #define SL_PIN_LINK_TC_IN	"link_tc_in"
 #define SL_PIN_LINK_TC_OUT	"link_tc_out"
@@ -57,6 +59,8 @@
 #define SL_BAN_CAPACITY		65536
 /* The event ring: a few thousand events, far beyond the default budget's burst. */
 #define SL_EVENTS_BYTES		(256 * 1024)
+/* Keys whose packets sluice top counts at once (LRU: the busiest stay). */
+#define SL_TOP_KEYS		8192
 
 enum sl_family {
 	SL_FAM_IP4 = 0,
@@ -195,6 +199,12 @@ struct sl_rule {
 	/* The count toward a ban as the limiter spends it: a window of
 	 * ban_after - 1 per ban_within_ns, so the ban_after-th is refused. */
 	struct sl_limit ban_count;
+	 * Warm-up (sluice_limiter.h): the rule's rates ramp from a third to
+	 * the full value over warmup_ns (0: none) from warm_start_ns, the
+	 * CLOCK_MONOTONIC time the rule was created or its warm-up restarted.
+	 */
+	__u64 warmup_ns;
+	__u64 warm_start_ns;
 };
 
 /* Per generation: the bitmaps that do not come from a per-field lookup. */
@@ -245,6 +255,9 @@ struct sl_cfg {
 	__u64 event_count;
 	__u64 event_period_ns;
 	__u64 event_burst;
+	/* sluice top's lease (CLOCK_MONOTONIC): until then the data path
+	 * counts packets per key in SL_MAP_TOPK; nothing after it. */
+	__u64 top_until_ns;
 };
 
 /*
@@ -297,6 +310,16 @@ struct sl_key {
 	__u8 family;
 	__u8 pad[3];
 	__u8 addr[16];
+};
+
+/*
+ * Per (rule, key) and per CPU, while sluice top holds its lease: what the
+ * rule matched, and what of that broke it (whatever its action then did).
+ * Per CPU, so counting writes no line another CPU reads.
+ */
+struct sl_key_count {
+	__u64 packets;
+	__u64 limited;
 };
 
 /* One word per limit: a GCRA TAT (rate) or a packed window (window);
@@ -472,6 +495,17 @@ struct sl_refusal {
 	 * reading the clock; 0: ask the clock. */
 	__u32 until_jiffies;
 	__u64 until_ns;		/* refused while now < until_ns */
+};
+
+/*
+ * The key of a refusal remembered while sluice top watched, in the slot of
+ * sl_refusals it was remembered in, so a repeat refused from memory still
+ * counts for its key. until_ns ties it to that refusal: a refusal
+ * remembered while nobody watched finds another's (or none) here.
+ */
+struct sl_refusal_key {
+	struct sl_key key;
+	__u64 until_ns;
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

@@ -132,6 +132,99 @@ static inline __u64 sl_gcra_refused_until(__u64 tat, __u64 min_cost_ns,
 }
 
 /*
+ * Warm-up: Guava's SmoothWarmingUp with coldFactor 3, as a function of
+ * time instead of stored permits.
+ *
+ * Guava charges a permit taken at stored-permit level p the interval
+ * I(p) = T for p below thresholdPermits, rising linearly to the cold
+ * interval 3T at maxPermits, and taking permits costs the integral of I
+ * over the levels they span. With thresholdPermits = W / 2T and maxPermits
+ * = thresholdPermits + 2W / (T + 3T) = W / T (its doSetRate), the slope is
+ * s = 2T / (W / 2T) = 4T^2 / W. A cold limiter holds maxPermits; under
+ * saturating demand it never idles, so nothing refills, and draining from
+ * maxPermits to level p takes e = integral of I(q) dq over [p, maxPermits].
+ * Substituting dI = s dq, e = integral of I dI / s over [I, 3T] =
+ * (9T^2 - I^2) / 2s, so
+ *
+ *	I(e) = sqrt(9T^2 - 2se) = T sqrt(9 - 8e / W),	0 <= e <= W,
+ *
+ * which is 3T (a third of the rate) at e = 0 and T at e = W, when the
+ * trapezoid's area, W, is spent. Over the warm-up a saturating demand gets
+ * the integral of de / I(e), (W / 4T)(3 - 1) = W / 2T: half what the full
+ * rate would have passed.
+ *
+ * sluice stretches every rate limit of a warming rule by the factor
+ * sqrt(9 - 8e / W) at the packet's arrival: interval and tolerance alike,
+ * so the rule behaves as rate / factor with the same burst. The ramp runs
+ * on the rule's clock (load, or a breaker closing), not on each key's
+ * idleness: Guava's limiter cools down again when idle, but an idle client
+ * says nothing about whether the backend behind the rule is warm.
+ *
+ * Integer only, for the data path: e / W is taken in 1/65536 steps rounded
+ * down and the square root rounded up, so the factor never falls below the
+ * curve (never admits faster than it) and exceeds it by less than 5 parts
+ * in 65536 of the stable interval: 4 from the step (d sqrt(f) / df is at
+ * most 1/2 for f >= 1) and 1 from the rounding.
+ */
+#define SL_WARM_ONE		(1u << SL_FP_SHIFT)	/* factor 1.0, 16.16 */
+#define SL_WARM_COLD		(3u << SL_FP_SHIFT)	/* coldFactor 3 */
+#define SL_WARM_MAX_NS		(1ull << 48)	/* warm-ups are shorter */
+/* What sl_warm_scale() takes: intervals (48.16) and tolerances below it. */
+#define SL_WARM_MAX_SCALED	(1ull << 62)
+
+/*
+ * ceil(sqrt(x)) for 2^32 <= x <= 9 x 2^32: a warm-up factor squared, in
+ * .32 fixed point. Newton's method from the tangent at 4 x 2^32, which
+ * lies above the root, so every step stays at or above its floor; three
+ * steps bring a relative error of at most 1/4 (at x = 2^32) to 5e-8, under
+ * one unit of the result, and two comparisons settle floor or ceiling.
+ * Nothing in the steps branches on x: the verifier, which follows both
+ * ways of every such branch (and splits on 0/-1 masks too), would
+ * otherwise face one path per bit of the root.
+ */
+static inline __u32 sl_warm_sqrt(__u64 x)
+{
+	__u64 root = (1ull << 16) + (x >> 18);	/* 65536 (1 + f / 4) */
+	int i;
+
+	for (i = 0; i < 3; i++)
+		root = (root + x / root) >> 1;
+	if (root * root > x)
+		root--;
+	if (root * root < x)
+		root++;
+	return (__u32)root;
+}
+
+/*
+ * sqrt(9 - 8e / W) in 16.16 at `now`, for a warm-up of `warmup` ns (below
+ * SL_WARM_MAX_NS) that began at `start`: SL_WARM_COLD at the start,
+ * SL_WARM_ONE from the end on, and more than SL_WARM_ONE at every instant
+ * before it. A `now` before `start` was read just before a restart of the
+ * warm-up stamped it, and counts as its start.
+ */
+static inline __u32 sl_warm_factor(__u64 now, __u64 start, __u64 warmup)
+{
+	__u64 elapsed = now > start ? now - start : 0, share;
+
+	if (elapsed >= warmup)
+		return SL_WARM_ONE;
+	share = (elapsed << 16) / warmup;	/* e / W, 1/65536 steps, < 65536 */
+	return sl_warm_sqrt((9ull << 32) - (share << 19));
+}
+
+/*
+ * x stretched by a factor of at most SL_WARM_COLD, rounded up; x below
+ * SL_WARM_MAX_SCALED, so no product overflows and the result stays below
+ * 3 x 2^62.
+ */
+static inline __u64 sl_warm_scale(__u64 x, __u32 factor)
+{
+	return (x >> SL_FP_SHIFT) * factor +
+	       (((x & SL_FP_MASK) * factor + SL_FP_MASK) >> SL_FP_SHIFT);
+}
+
+/*
  * Sliding-window counter: the count admitted in the current fixed window
  * plus the previous window's count weighted by the share of it the sliding
  * window still covers. One 64-bit word holds the current window's index

@@ -67,6 +67,7 @@ int cmd_ban(const char *path, int argc, char **argv);
 int cmd_stats(const char *path, int argc, char **argv);
 int cmd_sweep(const char *path, int argc, char **argv);
 int cmd_run(const char *path, int argc, char **argv);
+int cmd_top(const char *path, int argc, char **argv);
 
 
 

@@ -722,6 +722,7 @@ enum {
 	CL_CONNS	= 1 << 12,
 	CL_SCOPE	= 1 << 13,
 	CL_BAN		= 1 << 14,
+	CL_WARMUP	= 1 << 15,
 };
 
 struct rule_ctx {
@@ -732,6 +733,7 @@ struct rule_ctx {
 	unsigned rate_tok[SL_MAX_LIMITS];
 	unsigned burst_tok[SL_MAX_LIMITS];
 	unsigned ban_tok;	/* the "ban" keyword */
+	unsigned warmup_tok;
 };
 
 #define FAM_BIT(f)	(1u << (f))
@@ -1254,6 +1256,23 @@ static int clause_ban(struct parser *p, struct rule_ctx *c)
 	return 0;
 }
 
+/*
+ * How long the rule's rates take to ramp from a third to their full value
+ * (sluice_limiter.h); that they exist is checked once the rule is whole.
+ */
+static int clause_warmup(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (!parse_duration(s, &c->r.warmup_ns))
+		return bad_value(p, t, "a duration like 30s or 5m");
+	if (!c->r.warmup_ns || c->r.warmup_ns >= SL_WARM_MAX_NS)
+		return fail_at(p, t, 0, "warmup must be 1ms..78h, got \"%s\"", s);
+	c->warmup_tok = t - 1;
+	return 0;
+}
+
 static const struct clause {
 	const char *name;
 	unsigned bit;
@@ -1274,11 +1293,12 @@ static const struct clause {
 	{ "scope", CL_SCOPE, false, clause_scope },
 	{ "action", CL_ACTION, false, clause_action },
 	{ "ban", CL_BAN, false, clause_ban },
+	{ "warmup", CL_WARMUP, false, clause_warmup },
 };
 
 /* Accepted by the language, not yet by the data path: refuse, never ignore. */
 static const char *const later_clauses[] = {
-	"warmup", "on-full",
+	"on-full",
 };
 
 static const struct clause *find_clause(const char *name)
@@ -1365,6 +1385,18 @@ static const char *period_text(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* A duration on its own, as the parser takes it back: "1s", not "s". */
+static const char *duration_text(uint64_t ns, char *buf, size_t len)
+{
+	unsigned i = 0;
+
+	while (ns % durations[i].value)
+		i++;
+	snprintf(buf, len, "%" PRIu64 "%s", ns / durations[i].value,
+		 durations[i].name);
+	return buf;
+}
+
 struct text {
 	char *s;
 	size_t len, cap;
@@ -1446,6 +1478,8 @@ static bool canonical_text(struct sl_rule_spec *r)
 		put(&b, " ban after %" PRIu32 " within %s for %s max %s",
 		    r->ban_after, within, dur, max);
 	}
+	if (r->warmup_ns)
+		put(&b, " warmup %s", duration_text(r->warmup_ns, buf, sizeof(buf)));
 	return b.len < b.cap;
 }
 
@@ -1463,6 +1497,37 @@ static bool valid_rule_name(const char *s)
 			return false;
 	}
 	return i >= 1 && i < SL_NAME_LEN;
+}
+
+/*
+ * A warm-up stretches the rule's rates, so it needs one, and each rate's
+ * interval must leave sl_warm_scale() room to triple it (tolerances stay
+ * below MAX_TOLERANCE_NS, far below SL_WARM_MAX_SCALED, anyway).
+ */
+static int finish_warmup(struct parser *p, const struct rule_ctx *c)
+{
+	const struct sl_rule_spec *r = &c->r;
+	bool has_rate = false;
+	unsigned i;
+
+	if (!r->warmup_ns)
+		return 0;
+	for (i = 0; i < r->n_limits; i++) {
+		const struct sl_limit_spec *l = &r->limits[i];
+
+		if (l->kind != SL_LIMIT_RATE)
+			continue;
+		has_rate = true;
+		if (sl_gcra_interval_fp(l->period_ns, l->count) >= SL_WARM_MAX_SCALED)
+			return fail_at(p, c->warmup_tok, 0,
+				       "warmup needs rates of at least one unit per 19h; rate \"%s\" is slower",
+				       p->tok[c->rate_tok[i]].s);
+	}
+	if (!has_rate)
+		return fail_at(p, c->warmup_tok, 0,
+			       "warmup ramps up a rate, but rule \"%s\" has no rate limit",
+			       r->name);
+	return 0;
 }
 
 static int finish_rule(struct parser *p, struct rule_ctx *c)
@@ -1489,6 +1554,9 @@ static int finish_rule(struct parser *p, struct rule_ctx *c)
 	if (r->ban_after && !r->ban_max_ns)
 		r->ban_max_ns = r->ban_for_ns > SL_DEFAULT_BAN_MAX_NS ?
 				r->ban_for_ns : SL_DEFAULT_BAN_MAX_NS;
+	ret = finish_warmup(p, c);
+	if (ret)
+		return ret;
 	if (!canonical_text(r))
 		return fail_at(p, 1, 0,
 			       "rule \"%s\" is longer than %d characters when written out in full",
@@ -1565,7 +1633,7 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 				       name);
 		if (!cl)
 			return bad_token(p, t,
-					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban");
+					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup");
 		if (!cl->repeats && (c.given & cl->bit))
 			return given_twice(p, t);
 		c.given |= cl->bit;

@@ -68,6 +68,7 @@ struct sl_rule_spec {
 	 * ban_max_ns is filled in by the parser when not given. */
 	uint32_t ban_after;
 	uint64_t ban_within_ns, ban_for_ns, ban_max_ns;
+	uint64_t warmup_ns;	/* rates ramp up over this long; 0 = no warm-up */
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];

@@ -41,6 +41,9 @@ struct daemon {
 	struct sl_cluster *cluster;
 	struct sl_breaker_watch breakers;
 	bool breaker_failing;	/* the last tick failed and said so */
+	/* Services whose breaker closed this tick: their rules warm up again. */
+	__u16 recovered[SL_MAX_BREAKERS];
+	unsigned n_recovered;
 	struct ring_buffer *events;	/* the data path's event ring */
 	struct sl_rule_names names;	/* what events' rule uids are called */
 	unsigned long long suppressed;	/* events suppressed, as last reported */
@@ -330,6 +333,54 @@ static void breaker_closed(struct daemon *d, const struct sl_breaker_change *c)
 	say(d, "info", "breaker",
 	    "breaker %s: half_open -> closed: %llu of %u probes succeeded (service tcp/%u)",
 	    c->b->name, c->probes_ok, c->b->probes, c->b->port);
+	if (d->n_recovered < SL_MAX_BREAKERS)
+		d->recovered[d->n_recovered++] = c->b->port;
+}
+
+static bool names_port(const struct sl_rule_spec *r, unsigned port)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n_ports; i++)
+		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
+			return true;
+	return false;
+}
+
+/*
+ * A recovered backend is not hit with its full quota at once: rules with
+ * `warmup` whose dport list names a service whose breaker just closed
+ * ramp up again.
+ */
+static void warm_up_again(struct daemon *d, const struct sl_maps *maps)
+{
+	struct sl_error err = {};
+	struct sl_config conf;
+	unsigned i, j;
+
+	if (!d->n_recovered)
+		return;
+	config_init(&conf);
+	if (ruleset__read(maps, &conf, &err)) {
+		say(d, "error", "warmup", "reading the rules: %s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < conf.n_rules; i++) {
+		const struct sl_rule_spec *r = &conf.rules[i];
+
+		for (j = 0; j < d->n_recovered && r->warmup_ns; j++) {
+			if (!names_port(r, d->recovered[j]))
+				continue;
+			if (ruleset__restart_warmup(maps, r->name, monotonic_ns()) > 0)
+				say(d, "info", "warmup",
+				    "rule %s warms up again over %.3gs (service tcp/%u recovered)",
+				    r->name, r->warmup_ns / 1e9, d->recovered[j]);
+			break;
+		}
+	}
+out:
+	config_free(&conf);
+	d->n_recovered = 0;
 }
 
 /* One log line per transition. */
@@ -373,6 +424,7 @@ static void breakers_tick(struct daemon *d)
 	if (!ret) {
 		ret = breakers__tick(&d->breakers, &pins.maps, monotonic_ns(),
 				     breaker_changed, d, &err);
+		warm_up_again(d, &pins.maps);
 		pins__close(&pins);
 	}
 	/* Ten ticks a second: say a failure once, not ten times a second. */

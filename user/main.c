@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
 	{ "ban", cmd_ban, "add IFACE ADDR [for DURATION] | del IFACE ADDR | list IFACE [--all] [--json]" },
 	{ "stats", cmd_stats, "IFACE [--json]" },
 	{ "sweep", cmd_sweep, "IFACE [--json]" },
+	{ "top", cmd_top, "IFACE [--interval DUR] [--sort rate|limited] [--limit N] [--once [--json]]" },
 	{ "run", cmd_run, "--config FILE [--metrics ADDR:PORT] [--mode native|generic] [--log-format text|json] [--detach-on-exit] [--sweep-interval DUR]" },
 	{ NULL },
 };

@@ -140,6 +140,7 @@ int pins__open(struct sl_pins *pins, const char *ifname, struct sl_error *err)
 		{ SL_MAP_BRKCNT, &pins->maps.brkcnt },
 		{ SL_MAP_PROBES, &pins->maps.probes },
 		{ SL_MAP_BANS, &pins->maps.bans },
+		{ SL_MAP_TOPK, &pins->maps.topk },
 	};
 	size_t i;
 	int ret;

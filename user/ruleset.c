@@ -133,9 +133,21 @@ static void set_ban_policy(const struct sl_rule_spec *spec, struct sl_rule *r)
 	r->ban_count.window.max = spec->ban_after - 1;
 }
 
+/* The data path's clock: bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+static __u64 monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 /*
  * Rules keep their counter slot and, while their key is unchanged, the uid
- * that names their limiter state: a reload never resets a budget.
+ * that names their limiter state: a reload never resets a budget. Nor
+ * does it restart a warm-up: that begins when a rule is created (a new
+ * name, or a new key and so fresh budgets), so a warm-up added to a rule
+ * that has been running for longer than it has nothing left to ramp.
  */
 /* See SL_RULE_F_REMEMBER. A ban counts every limited packet: a rule with
  * a ban policy walks until its ban, which then drops before the walk. */
@@ -161,6 +173,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 	bool kept[SL_MAX_RULES] = {};
 	struct slot_map slots = {};
 	unsigned i, j, n_old = hdr->n_rules;
+	__u64 now = monotonic_ns();
 	int ret;
 
 	for (i = 0; i < n_old && i < SL_MAX_RULES; i++) {
@@ -184,6 +197,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 				continue;
 			out[i].slot = old[j].slot;
 			out[i].uid = same_key(&old[j], spec) ? old[j].uid : 0;
+			out[i].warm_start_ns = old[j].warm_start_ns;
 			slots.used[old[j].slot] = true;
 			kept[i] = true;
 			break;
@@ -204,8 +218,11 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 				return ret;
 		}
 		/* uid 0 is never handed out, so it marks "needs a fresh one". */
-		if (!r->uid)
+		if (!r->uid) {
 			r->uid = ++cfg->next_uid ? cfg->next_uid : ++cfg->next_uid;
+			r->warm_start_ns = now;
+		}
+		r->warmup_ns = spec->warmup_ns;
 		r->action = spec->action;
 		r->mark = spec->mark;
 		r->key_type = spec->key_type;
@@ -601,14 +618,6 @@ static __u64 clock_tick_ns(void)
 	return (__u64)res.tv_sec * 1000000000ull + res.tv_nsec;
 }
 
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static void set_event_limit(const struct sl_config *conf, struct sl_cfg *cfg)
 {
 	struct sl_limit_spec spec = conf->event_limit;
@@ -769,6 +778,54 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 	if (ret)
 		return fail(err, ret, "reading the allow and deny sets");
 	return breakers__read_config(maps, &cfg, conf, err);
+}
+
+int ruleset__restart_warmup(const struct sl_maps *maps, const char *name,
+			    __u64 now_ns)
+{
+	struct sl_rule_text text;
+	struct sl_rule rule;
+	struct sl_cfg cfg;
+	__u32 gen, i;
+	int ret;
+
+	ret = read_cfg(maps, &cfg);
+	if (ret)
+		return ret;
+	gen = cfg.gen & 1;
+	for (i = 0; i < cfg.hdr[gen].n_rules && i < SL_MAX_RULES; i++) {
+		__u32 index = SL_RULE_INDEX(gen, i);
+
+		if (bpf_map_lookup_elem(maps->rtext, &index, &text))
+			return -errno;
+		if (strncmp(text.name, name, sizeof(text.name)))
+			continue;
+		if (bpf_map_lookup_elem(maps->rules, &index, &rule))
+			return -errno;
+		if (!rule.warmup_ns)
+			return 0;
+		/*
+		 * The entry is rewritten whole, but only this aligned word
+		 * changes, so a packet reading the rule meanwhile sees either
+		 * start. The next rule set carries it over from here.
+		 */
+		rule.warm_start_ns = now_ns;
+		if (bpf_map_update_elem(maps->rules, &index, &rule, BPF_EXIST))
+			return -errno;
+		/*
+		 * Refusals remembered under the old stretch (struct
+		 * sl_refusal) would outlast what the restarted ramp allows.
+		 * Moving the generation on by two keeps the same tables live
+		 * and makes the data path forget them.
+		 */
+		ret = read_cfg(maps, &cfg);
+		if (ret)
+			return ret;
+		cfg.gen += 2;
+		ret = write_cfg(maps, &cfg);
+		return ret ? ret : 1;
+	}
+	return -ENOENT;
 }
 
 int ruleset__set_dry_run(const struct sl_maps *maps, bool dry_run)

@@ -15,6 +15,7 @@ struct sl_maps {
 	int flows, conns;
 	int brkport, brk, brkcnt, probes;	/* circuit breakers */
 	int bans;
+	int topk;
 };
 
 /*
@@ -31,6 +32,19 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *cfg,
 /* Reads the active rule set back into cfg (initialised by the caller). */
 int ruleset__read(const struct sl_maps *maps, struct sl_config *cfg,
 		  struct sl_error *err);
+
+/*
+ * Restarts the warm-up of the active rule `name` at now_ns (CLOCK_MONOTONIC,
+ * the data path's clock): its rates drop to a third and ramp up again over
+ * its warmup. For the breaker, when a service's breaker closes. Call with
+ * the pins lock held (pins__open), like every writer of the rule set.
+ * It moves the generation on by two (the same tables stay live), so the
+ * data path forgets the refusals it remembered under the old stretch.
+ * Returns 1 if restarted, 0 if the rule has no warm-up, -ENOENT if no
+ * active rule has that name, or another negative errno.
+ */
+int ruleset__restart_warmup(const struct sl_maps *maps, const char *name,
+			    __u64 now_ns);
 
 /* Sets the dry-run flag (every limited frame passes, counted). */
 int ruleset__set_dry_run(const struct sl_maps *maps, bool dry_run);

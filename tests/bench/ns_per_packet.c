@@ -147,6 +147,10 @@ enum ruleset_id {
 	RS_16_ALL,
 	RS_10K_DENY,
 	RS_10K_DENY_HIT,
+	RS_1_LIMITED_TOP,	/* as RS_1_LIMITED, with sluice top watching */
+	RS_1_CONFORM_TOP,
+	RS_1_LIMITED_WARM,	/* as RS_1_LIMITED, the rule in its warm-up */
+	RS_1_CONFORM_WARM,
 	RS_COUNT,
 };
 
@@ -233,8 +237,21 @@ static void build_ruleset(int id, struct sl_config *c)
 		add_line(c, RULE_LIMITED);
 		add_deny_list(c, 1);
 		break;
+	case RS_1_LIMITED_TOP:
+		add_line(c, RULE_LIMITED);
+		break;
+	case RS_1_CONFORM_TOP:
+		add_line(c, RULE_CONFORM(0));
+		break;
+	case RS_1_LIMITED_WARM:
+		add_line(c, RULE_LIMITED " warmup 78h");
+		break;
+	case RS_1_CONFORM_WARM:
+		add_line(c, RULE_CONFORM(0) " warmup 78h");
+		break;
 	}
 }
+
 
 static struct bench_case cases[] = {
 	{ "xdp_drop", "bare XDP_DROP (test-run floor)", F_IP4_UDP, -1, XDP_DROP },
@@ -251,6 +268,10 @@ static struct bench_case cases[] = {
 	{ "ip6_3ext_parse_only", "IPv6 + 3 extension headers, no rules", F_IP6_3EXT_UDP, RS_EMPTY, XDP_PASS },
 	{ "ip6_rule1_limited", "IPv6 UDP, 1 rule (drop)", F_IP6_UDP, RS_1_LIMITED, XDP_DROP },
 	{ "ip6_3ext_rule1_limited", "IPv6 + 3 extension headers, 1 rule (drop)", F_IP6_3EXT_UDP, RS_1_LIMITED, XDP_DROP },
+	{ "rule1_limited_top", "1 rule, over its limit (drop), sluice top watching", F_IP4_UDP, RS_1_LIMITED_TOP, XDP_DROP },
+	{ "rule1_conform_top", "1 rule, within its limit (pass), sluice top watching", F_IP4_UDP, RS_1_CONFORM_TOP, XDP_PASS },
+	{ "rule1_limited_warm", "1 rule in its warm-up, over its limit (drop)", F_IP4_UDP, RS_1_LIMITED_WARM, XDP_DROP },
+	{ "rule1_conform_warm", "1 rule in its warm-up, within its limit (pass)", F_IP4_UDP, RS_1_CONFORM_WARM, XDP_PASS },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -260,6 +281,23 @@ struct loaded {
 	struct sl_maps maps;
 	int prog_fd;
 };
+
+/* sluice top's lease, held for the whole run: every packet is counted per key. */
+static void watch(struct loaded *l)
+{
+	struct sl_cfg cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(l->maps.cfg, &zero, &cfg)) {
+		fprintf(stderr, "ns_per_packet: sl_cfg: %s\n", strerror(errno));
+		exit(1);
+	}
+	cfg.top_until_ns = ~0ull;
+	if (bpf_map_update_elem(l->maps.cfg, &zero, &cfg, BPF_ANY)) {
+		fprintf(stderr, "ns_per_packet: sl_cfg: %s\n", strerror(errno));
+		exit(1);
+	}
+}
 
 static void load_ruleset(int id, struct loaded *l)
 {
@@ -297,6 +335,8 @@ static void load_ruleset(int id, struct loaded *l)
 		fprintf(stderr, "ns_per_packet: ruleset__apply: %s\n", err.msg);
 		exit(1);
 	}
+	if (id == RS_1_LIMITED_TOP || id == RS_1_CONFORM_TOP)
+		watch(l);
 	l->prog_fd = bpf_program__fd(l->skel->progs.sluice_xdp);
 }
 
@@ -428,6 +468,14 @@ int main(int argc, char **argv)
 	       find_median("rules16_last", reps) / find_median("rule1_limited", reps));
 	printf("  10,000 deny / empty deny list          %.2fx\n",
 	       find_median("deny10k_miss", reps) / find_median("rule1_limited", reps));
+	printf("  sluice top watching, over the limit    %+.1f ns\n",
+	       find_median("rule1_limited_top", reps) - find_median("rule1_limited", reps));
+	printf("  sluice top watching, within the limit  %+.1f ns\n",
+	       find_median("rule1_conform_top", reps) - find_median("rule1_conform", reps));
+	printf("  in warm-up, over the limit             %+.1f ns\n",
+	       find_median("rule1_limited_warm", reps) - find_median("rule1_limited", reps));
+	printf("  in warm-up, within the limit           %+.1f ns\n",
+	       find_median("rule1_conform_warm", reps) - find_median("rule1_conform", reps));
 
 	if (json) {
 		FILE *out = fopen(json, "w");

@@ -358,7 +358,8 @@ struct fx {
 	const void *param;	/* the table row of a table-driven test */
 };
 
-static inline int setup(void **state)
+/* The object as tests load it: test_clock picks sl_now()'s source. */
+static inline int setup_clock(void **state, bool test_clock)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	int err;
@@ -372,7 +373,7 @@ static inline int setup(void **state)
 		fprintf(stderr, "sluice__open: %s\n", strerror(errno));
 		goto fail;
 	}
-	fx->skel->rodata->sl_use_test_clock = 1;
+	fx->skel->rodata->sl_use_test_clock = test_clock;
 	err = sluice__load(fx->skel);
 	if (err) {
 		fprintf(stderr, "sluice__load: %s (are we root?)\n", strerror(-err));
@@ -396,6 +397,7 @@ static inline int setup(void **state)
 		.brkcnt = bpf_map__fd(fx->skel->maps.sl_brkcnt),
 		.probes = bpf_map__fd(fx->skel->maps.sl_probes),
 		.bans = bpf_map__fd(fx->skel->maps.sl_bans),
+		.topk = bpf_map__fd(fx->skel->maps.sl_topk),
 	};
 	config_init(&fx->conf);
 	fx->skel->bss->sl_test_now_ns = NS_PER_S;
@@ -405,6 +407,17 @@ fail:
 	sluice__destroy(fx->skel);
 	free(fx);
 	return -1;
+}
+
+static inline int setup(void **state)
+{
+	return setup_clock(state, true);
+}
+
+/* For what must hold on bpf_ktime_get_ns() itself, as in production. */
+static inline int setup_kernel_clock(void **state)
+{
+	return setup_clock(state, false);
 }
 
 static inline int teardown(void **state)

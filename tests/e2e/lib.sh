@@ -573,9 +573,15 @@ write_conf() {	# NAME: stdin to $TMP_DIR/NAME, prints the path
 
 # ---------------------------------------------------------------- cleanup
 
+# Functions a test adds here run first on every exit path (tmux servers).
+CLEANUP_HOOKS=()
+
 cleanup() {
-	local rc=$? pid ns
+	local rc=$? pid ns hook
 	trap - EXIT INT TERM
+	for hook in "${CLEANUP_HOOKS[@]}"; do
+		"$hook"
+	done
 	# (CONT first: a test may have stopped one, which TERM would not end.)
 	for pid in "${BG_PIDS[@]}"; do
 		kill -CONT "$pid" 2>/dev/null

@@ -43,6 +43,7 @@
 #include <netinet/in.h>
 
 #include "config.h"
+#include "sluice_limiter.h"
 
 /* Bounds the parser promises (config.c, README: The rule language). */
 #define MAX_COUNT	(1ull << 40)
@@ -248,6 +249,7 @@ static void check_rule(const struct sl_rule_spec *r)
 {
 	size_t tlen = strnlen(r->text, sizeof(r->text));
 	char head[SL_NAME_LEN + 8];
+	bool has_rate = false;
 	unsigned i;
 
 	CHECK(valid_name(r->name), "rule name \"%.*s\"", SL_NAME_LEN, r->name);
@@ -292,7 +294,16 @@ static void check_rule(const struct sl_rule_spec *r)
 		CHECK(l->burst >= 1 && l->burst <= MAX_COUNT,
 		      "rule %s: rate %u: burst %llu is outside 1..%llu (text \"%s\")",
 		      r->name, i, (unsigned long long)l->burst, MAX_COUNT, r->text);
+		/* What sl_warm_scale() may stretch without overflowing. */
+		CHECK(!r->warmup_ns ||
+		      sl_gcra_interval_fp(l->period_ns, l->count) < SL_WARM_MAX_SCALED,
+		      "rule %s: rate %u too slow to warm up (text \"%s\")", r->name, i,
+		      r->text);
+		has_rate = true;
 	}
+	CHECK(!r->warmup_ns || (has_rate && r->warmup_ns < SL_WARM_MAX_NS),
+	      "rule %s: warmup %llu ns (text \"%s\")", r->name,
+	      (unsigned long long)r->warmup_ns, r->text);
 }
 
 static void check_set(const struct sl_cidr *v, size_t n, size_t cap,
@@ -385,6 +396,7 @@ static bool spec_equal(const struct sl_rule_spec *a, const struct sl_rule_spec *
 	    a->prefix4 != b->prefix4 || a->prefix6 != b->prefix6 ||
 	    a->n_limits != b->n_limits || a->action != b->action ||
 	    a->cluster != b->cluster ||
+	    a->warmup_ns != b->warmup_ns ||
 	    strcmp(a->text, b->text) || (with_line && a->line != b->line))
 		return false;
 	for (i = 0; i < a->n_ports; i++)

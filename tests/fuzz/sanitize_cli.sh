@@ -7,7 +7,7 @@
 # command and its error exits, as root, on a veth pair of its own: attach
 # (good, bad and missing configs, modes, dry run), status, rule add/del/list,
 # allow and deny add/del/list, ban add/del/list, load and load --check,
-# stats, detach, and the
+# stats, top --once, detach, and the
 # usage errors. Each command must exit as expected and print no sanitizer
 # report (LeakSanitizer included: detect_leaks=1). All commands run even
 # after a failure, so one run lists every report; the last line is
@@ -231,6 +231,17 @@ echo "  sent 6 pings through $IF"
 run 0 stats "$IF"
 run_json 0 stats "$IF" --json
 
+echo "-- top (pings during each snapshot)"
+ip netns exec "$NS_PEER" ping -c 30 -i 0.05 -W 1 -q 10.201.0.1 >/dev/null 2>&1 &
+run 0 top "$IF" --once --interval 500ms
+run_json 0 top "$IF" --once --json --interval 500ms --sort limited --limit 5
+wait
+run 2 top "$IF" --json
+run 2 top "$IF" --once --interval 5
+run 2 top "$IF" --once --sort size
+run 2 top "$IF" --once --limit 0
+run 2 top nosuchif0 --once
+
 echo "-- rules"
 run 0 rule add "$IF" extra proto udp dport 5353 key src rate 5/s burst 5 action drop
 run 0 rule add "$IF" rule extra6 family ip6 proto udp from 2001:db8::/32 key src prefix6 64 rate 2MB/s action pass
@@ -319,6 +330,7 @@ echo "-- detach"
 run 0 detach "$IF"
 run 1 detach "$IF"
 run 1 stats "$IF"
+run 1 top "$IF" --once --interval 100ms
 run 0 status
 run_json 0 status --json
 

@@ -1398,15 +1398,67 @@ static void test_action_mark_errors(void **state)
 	assert_error("rule x rate 1/s action mark 99999999999999999999999",
 		     "rules.conf:7:29: mark must be 1..4294967295, got \"99999999999999999999999\"");
 	assert_error("rule x rate 1/s action mark 7 7",
-		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"7\"");
+		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"7\"");
 	assert_error("rule x rate 1/s action mark 7 action reject",
 		     "rules.conf:7:31: \"action\" given twice");
+}
+
+static void test_rule_warmup_on_rates(void **state)
+{
+	struct sl_config cfg;
+	const struct sl_rule_spec *r;
+
+	r = rule(&cfg, "rule a rate 100/s warmup 30s");
+	assert_int_equal(r->warmup_ns, 30 * S);
+	assert_string_equal(r->text,
+			    "rule a key src prefix4 32 prefix6 128 rate 100/s burst 10 action drop warmup 30s");
+	config_free(&cfg);
+	/* Before its rate, beside windows and conns, with a byte rate. */
+	r = rule(&cfg, "rule a warmup 1500ms window 10/s rate 2MB/s conns 5");
+	assert_int_equal(r->warmup_ns, 1500 * MS);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a rate 100mbit warmup 78h");
+	assert_int_equal(r->warmup_ns, 78 * 3600 * S);
+	config_free(&cfg);
+	/* One unit per 19h is the slowest rate a warm-up can triple. */
+	r = rule(&cfg, "rule a rate 1/19h warmup 1ms");
+	assert_int_equal(r->warmup_ns, MS);
+	config_free(&cfg);
+	r = rule(&cfg, "rule a rate 100/s");
+	assert_int_equal(r->warmup_ns, 0);
+	config_free(&cfg);
+}
+
+static void test_rule_warmup_errors(void **state)
+{
+	assert_error("rule x window 10/s warmup 10s",
+		     "rules.conf:7:20: warmup ramps up a rate, but rule \"x\" has no rate limit");
+	assert_error("rule x warmup 10s conns 5 action reject",
+		     "rules.conf:7:8: warmup ramps up a rate, but rule \"x\" has no rate limit");
+	assert_error("rule x rate 1/s warmup",
+		     "rules.conf:7:23: expected a duration like 30s or 5m after \"warmup\", got end of line");
+	assert_error("rule x rate 1/s warmup soon",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"warmup\", got \"soon\"");
+	assert_error("rule x rate 1/s warmup 10",
+		     "rules.conf:7:24: expected a duration like 30s or 5m after \"warmup\", got \"10\"");
+	assert_error("rule x rate 1/s warmup 0s",
+		     "rules.conf:7:24: warmup must be 1ms..78h, got \"0s\"");
+	assert_error("rule x rate 1/s warmup 79h",
+		     "rules.conf:7:24: warmup must be 1ms..78h, got \"79h\"");
+	assert_error("rule x rate 1/s warmup 99999999999999999999d",
+		     "rules.conf:7:24: warmup must be 1ms..78h, got \"99999999999999999999d\"");
+	assert_error("rule x rate 1/s warmup 1s warmup 2s",
+		     "rules.conf:7:27: \"warmup\" given twice");
+	assert_error("rule x rate 10/s rate 1/d warmup 1m",
+		     "rules.conf:7:27: warmup needs rates of at least one unit per 19h; rate \"1/d\" is slower");
+	assert_cli_error("rule x window 1/s warmup 5s",
+			 "argument 5: warmup ramps up a rate, but rule \"x\" has no rate limit");
 }
 
 static void test_later_clauses_are_refused(void **state)
 {
 	static const char *const clauses[] = {
-		"warmup", "on-full",
+		"on-full",
 	};
 	char line[64], msg[96];
 	size_t i;
@@ -1422,9 +1474,9 @@ static void test_later_clauses_are_refused(void **state)
 static void test_unknown_clause(void **state)
 {
 	assert_error("rule x colour red rate 1/s",
-		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"colour\"");
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"colour\"");
 	assert_error("rule x rate 1/s Rate 2/s",
-		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"Rate\"");
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"Rate\"");
 }
 
 static void test_clause_given_twice(void **state)
@@ -1603,6 +1655,17 @@ static void test_canonical_text_spells_out_defaults(void **state)
 			  "rule l key global window 60/m window 3/3d window 7/1500ms action drop");
 	assert_round_trip("rule m action mark 0042 conns 0010 key dport",
 			  "rule m proto tcp key dport conns 10 action mark 42");
+	assert_round_trip("rule n warmup 120s key global rate 5/s",
+			  "rule n key global rate 5/s burst 1 action drop warmup 2m");
+	assert_round_trip("rule o rate 1000/s warmup 2500ms",
+			  "rule o key src prefix4 32 prefix6 128 rate 1000/s burst 100 action drop warmup 2500ms");
+	/* A whole unit is still a number and a unit: found by the fuzzer. */
+	assert_round_trip("rule p rate 1/19h warmup 1ms",
+			  "rule p key src prefix4 32 prefix6 128 rate 1/19h burst 1 action drop warmup 1ms");
+	assert_round_trip("rule q rate 5/s warmup 60s",
+			  "rule q key src prefix4 32 prefix6 128 rate 5/s burst 1 action drop warmup 1m");
+	assert_round_trip("rule r rate 5/s warmup 24h",
+			  "rule r key src prefix4 32 prefix6 128 rate 5/s burst 1 action drop warmup 1d");
 }
 
 static void test_canonical_text_round_trips(void **state)
@@ -1835,7 +1898,7 @@ static void test_breaker_command_line_errors_name_the_argument(void **state)
 static void test_command_line_errors_name_the_argument(void **state)
 {
 	assert_cli_error("rule x rate 1/s colour red",
-			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, got \"colour\"");
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"colour\"");
 	assert_cli_error("rule x dport",
 			 "argument 4: expected a port list after \"dport\", got end of line");
 	assert_cli_error("rule x dport 80,http rate 1/s",
@@ -2121,6 +2184,8 @@ int main(void)
 		cmocka_unit_test(test_rule_action_drop_and_pass),
 		cmocka_unit_test(test_rule_action_reject_and_mark),
 		cmocka_unit_test(test_action_mark_errors),
+		cmocka_unit_test(test_rule_warmup_on_rates),
+		cmocka_unit_test(test_rule_warmup_errors),
 		cmocka_unit_test(test_later_clauses_are_refused),
 		cmocka_unit_test(test_unknown_clause),
 		cmocka_unit_test(test_clause_given_twice),

@@ -2502,6 +2502,283 @@ static void test_window_conform_matches_int128_reference(void **state UNUSED)
 	assert_true(exact > 10000);
 }
 
+/* ---- warm-up -------------------------------------------------------- */
+
+/*
+ * floor(sqrt(x)) by binary search in 128 bits: a second way to the root,
+ * so sl_warm_sqrt's Newton steps are checked against something they share
+ * no code with.
+ */
+static u128 ref_isqrt(u128 x)
+{
+	u128 lo = 0, hi = (u128)1 << 64;
+
+	while (hi - lo > 1) {
+		u128 mid = lo + (hi - lo) / 2;
+
+		if (mid * mid <= x)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static __u64 ref_isqrt_ceil(u128 x)
+{
+	u128 r = ref_isqrt(x);
+
+	return (__u64)(r * r == x ? r : r + 1);
+}
+
+/*
+ * The warm-up factor as the contract states it: e / W in whole 1/65536
+ * steps rounded down, then the least 16.16 value whose square is at least
+ * 9 - 8 x that share.
+ */
+static __u64 ref_warm_factor(__u64 now, __u64 start, __u64 warmup)
+{
+	__u64 elapsed = now > start ? now - start : 0;
+
+	if (elapsed >= warmup)
+		return BIT(16);
+	return ref_isqrt_ceil(((u128)9 << 32) -
+			      ((((u128)elapsed << 16) / warmup) << 19));
+}
+
+static __u64 ref_warm_scale(__u64 x, __u64 factor)
+{
+	return (__u64)ceil_div((u128)x * factor, BIT(16));
+}
+
+/*
+ * One packet offered at `now` to a rate limit whose rule began warming up
+ * at `start` for `warmup` ns, stretched as the data path stretches it
+ * (bpf/sluice.bpf.c warm_limit()): interval and tolerance by the same
+ * factor. Every step is checked against the contract in 128 bits.
+ */
+static int warm_offer(__u64 *tat, __u64 now, const struct limit *l,
+		      __u64 start, __u64 warmup)
+{
+	__u32 factor = sl_warm_factor(now, start, warmup);
+	__u64 fp = l->interval_fp, tol = l->tolerance_ns, next, want_next;
+	int ok, want;
+
+	assert_int_equal(factor, ref_warm_factor(now, start, warmup));
+	if (factor != SL_WARM_ONE) {
+		fp = sl_warm_scale(fp, factor);
+		tol = sl_warm_scale(tol, factor);
+		assert_int_equal(fp, ref_warm_scale(l->interval_fp, factor));
+		assert_int_equal(tol, ref_warm_scale(l->tolerance_ns, factor));
+	}
+	ok = sl_gcra_conform(*tat, now, sl_gcra_cost_ns(fp, 1), tol, &next);
+	want = ref_conform(*tat, now, ref_cost_ns(fp, 1), tol, &want_next);
+	assert_int_equal(ok, want);
+	assert_int_equal(next, want_next);
+	*tat = next;
+	return ok;
+}
+
+/* Saturating demand: an offer every `step` ns in (from, to]. */
+static __u64 warm_stream(__u64 *tat, __u64 from, __u64 to, __u64 step,
+			 const struct limit *l, __u64 start, __u64 warmup)
+{
+	__u64 admitted = 0, now;
+
+	for (now = from + step; now <= to; now += step)
+		admitted += warm_offer(tat, now, l, start, warmup);
+	return admitted;
+}
+
+/*
+ * What SmoothWarmingUp lets through in the first t ns of a warm-up under
+ * saturating demand, the integral of de / I(e) from sluice_limiter.h:
+ * (3W - sqrt(W (9W - 8t))) x count / (4 x period), the root taken exactly.
+ */
+static double curve_admits(__u64 t, __u64 warmup, __u64 period, __u64 count)
+{
+	u128 root;
+
+	if (t > warmup)
+		t = warmup;
+	root = ref_isqrt((u128)warmup * (9 * (u128)warmup - 8 * (u128)t));
+	return (double)(3 * (u128)warmup - root) * count / (4.0 * period);
+}
+
+/*
+ * The root's whole domain, 2^32 .. 9 x 2^32, at every square and its
+ * neighbours, at every value sl_warm_factor() hands it, and at random.
+ */
+static void test_warm_sqrt_is_the_ceiling_over_its_domain(void **state UNUSED)
+{
+	__u64 seed = 0x5eed5eedull, lo = BIT(32), hi = 9 * BIT(32), k, x;
+
+	for (k = BIT(16); k <= 3 * BIT(16); k++)
+		for (x = k * k - 1; x <= k * k + 1; x++)
+			if (x >= lo && x <= hi)
+				assert_int_equal(sl_warm_sqrt(x), ref_isqrt_ceil(x));
+	for (k = 0; k < BIT(16); k++) {
+		x = hi - (k << 19);
+		assert_int_equal(sl_warm_sqrt(x), ref_isqrt_ceil(x));
+	}
+	for (int i = 0; i < 1000000; i++) {
+		x = lo + rnd(&seed) % (hi - lo + 1);
+		assert_int_equal(sl_warm_sqrt(x), ref_isqrt_ceil(x));
+	}
+	assert_int_equal(sl_warm_sqrt(lo), BIT(16));
+	assert_int_equal(sl_warm_sqrt(hi), 3 * BIT(16));
+}
+
+static void test_warm_factor_a_third_at_start_full_from_the_end(void **state UNUSED)
+{
+	static const __u64 warmups[] = {
+		8 * MS, S, 8 * S, 30 * S, 3600 * S, SL_WARM_MAX_NS - 8,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(warmups); i++) {
+		__u64 w = warmups[i], t0 = 5000 * S;
+
+		assert_int_equal(sl_warm_factor(t0, t0, w), 3 * SL_WARM_ONE);
+		assert_int_equal(sl_warm_factor(t0 + w, t0, w), SL_WARM_ONE);
+		assert_int_equal(sl_warm_factor(t0 + w + 1, t0, w), SL_WARM_ONE);
+		assert_int_equal(sl_warm_factor(SL_U64_MAX, t0, w), SL_WARM_ONE);
+		assert_true(sl_warm_factor(t0 + w - 1, t0, w) > SL_WARM_ONE);
+		/* 9 - 8 x 5/8 = 4: exactly twice the interval. */
+		assert_int_equal(sl_warm_factor(t0 + w / 8 * 5, t0, w),
+				 2 * SL_WARM_ONE);
+		/* Half way: 65536 x sqrt(5) = 146542.95, up. */
+		assert_int_equal(sl_warm_factor(t0 + w / 2, t0, w), 146543);
+		/* A now read before the start was stamped: still cold. */
+		assert_int_equal(sl_warm_factor(t0 - 1, t0, w), SL_WARM_COLD);
+		assert_int_equal(sl_warm_factor(0, t0, w), SL_WARM_COLD);
+	}
+}
+
+static void test_warm_factor_never_below_curve_within_5_parts_of_65536(void **state UNUSED)
+{
+	static const __u64 warmups[] = { 1 * MS, 7 * MS, S, 10 * S, 3 * 3600 * S };
+	__u64 seed = 0x77aa77aaull;
+
+	for (size_t i = 0; i < ARRAY_SIZE(warmups); i++) {
+		__u64 w = warmups[i];
+
+		for (int n = 0; n < 200000; n++) {
+			/* The last instants before the end, then anywhere. */
+			__u64 e = n < 1000 ? w - 1 - n % w : rnd(&seed) % w;
+			u128 f = sl_warm_factor(e, 0, w);
+			u128 curve = ((u128)9 * w - 8 * (u128)e) << 32;
+
+			/* f >= 65536 sqrt(9 - 8e/W) > f - 5, squared, times W */
+			assert_true(f * f * w >= curve);
+			assert_true((f - 5) * (f - 5) * w < curve);
+		}
+	}
+}
+
+static void test_warm_factor_falls_monotonically_through_every_step(void **state UNUSED)
+{
+	__u64 w = 10 * S, e, prev = SL_WARM_COLD;
+
+	for (e = 0; e < w; e += w / 65536 / 4) {
+		__u64 f = sl_warm_factor(e, 0, w);
+
+		assert_true(f <= prev);
+		assert_true(f > SL_WARM_ONE);
+		prev = f;
+	}
+	assert_int_equal(sl_warm_factor(w, 0, w), SL_WARM_ONE);
+}
+
+static void test_warm_scale_rounds_up_and_never_overflows(void **state UNUSED)
+{
+	struct limit bytes = byte_limit_of(S, 12500000, 2000000);	/* 100mbit */
+	__u64 seed = 0x12345678ull;
+
+	assert_int_equal(sl_warm_scale(1000000, SL_WARM_ONE), 1000000);
+	assert_int_equal(sl_warm_scale(1000000, SL_WARM_COLD), 3000000);
+	assert_int_equal(sl_warm_scale(1, SL_WARM_ONE + 1), 2);
+	assert_int_equal(sl_warm_scale(SL_WARM_MAX_SCALED - 1, SL_WARM_COLD),
+			 3 * (SL_WARM_MAX_SCALED - 1));
+	/* A byte rate stretches the same way: 80 ns a byte becomes 240. */
+	assert_int_equal(sl_gcra_cost_ns(sl_warm_scale(bytes.interval_fp,
+						       SL_WARM_COLD), 1500),
+			 3 * 80 * 1500);
+	assert_int_equal(sl_warm_scale(bytes.tolerance_ns, SL_WARM_COLD),
+			 3 * 80 * 2000000ull);
+	for (int i = 0; i < 1000000; i++) {
+		__u64 x = rnd(&seed) >> (2 + rnd(&seed) % 62);
+		__u32 f = SL_WARM_ONE + rnd(&seed) % (2 * SL_WARM_ONE + 1);
+
+		assert_int_equal(sl_warm_scale(x, f), ref_warm_scale(x, f));
+	}
+}
+
+/*
+ * 1000/s burst 2 warming up over 8 s, offered a packet every 10 us from a
+ * fresh key. SmoothWarmingUp passes W / 2T = 4000 in the warm-up, plus the
+ * burst here: 4002. sluice passes exactly 4000: each packet is charged the
+ * interval at its arrival, the high end of the span it covers on a falling
+ * curve, which over the whole ramp adds up to about one stable interval
+ * (the overcharge per packet, I |dI/de| / 2 = 2T^2 / W, times W / 2T
+ * packets), and the factor's rounding up to well under one more. So at
+ * every instant the count is at most the curve's and at most 3 below it.
+ * After the warm-up: exactly the full rate, 500 per half second.
+ */
+static void test_warm_saturating_demand_follows_smooth_warming_up(void **state UNUSED)
+{
+	struct limit l = limit_of(S, 1000, 2);
+	__u64 w = 8 * S, half = S / 2, tat = 0, total = 0, prev = 0, t;
+
+	for (t = 0; t < w; t += half) {
+		__u64 n = warm_stream(&tat, t, t + half, 10 * 1000, &l, 0, w);
+		double curve = 2 + curve_admits(t + half, w, S, 1000);
+
+		total += n;
+		print_message("warm-up to %4llu ms: %3llu admitted, %4llu in all, curve %.2f\n",
+			      (unsigned long long)((t + half) / MS),
+			      (unsigned long long)n, (unsigned long long)total,
+			      curve);
+		assert_true(total <= curve);
+		assert_true(total + 3 >= curve);
+		/* The ramp only ever rises. */
+		assert_true(n >= prev);
+		prev = n;
+	}
+	expect_count("1000/s burst 2 over an 8 s warm-up", total, 4000);
+	for (; t < w + 4 * S; t += half)
+		expect_count("1000/s after its warm-up, per half second",
+			     warm_stream(&tat, t, t + half, 10 * 1000, &l, 0, w),
+			     500);
+}
+
+/*
+ * The first second of a 1000 s warm-up of 3000/s runs at a third of the
+ * rate: the curve gives 1000.22 there. The last second before the end runs
+ * at nearly the full rate: the curve gives 2994.02, the interval falling
+ * from T sqrt(1.008) to T over that second.
+ */
+static void test_warm_starts_at_a_third_and_ends_at_the_full_rate(void **state UNUSED)
+{
+	struct limit l = limit_of(S, 3000, 3);
+	__u64 w = 1000 * S, start = 77 * S, tat = 0, n;
+	double first = curve_admits(S, w, S, 3000);
+	double last = curve_admits(w, w, S, 3000) - curve_admits(w - S, w, S, 3000);
+
+	assert_true(first > 1000.2 && first < 1000.3);
+	assert_true(last > 2994.0 && last < 2994.1);
+	n = warm_stream(&tat, start, start + S, 10 * 1000, &l, start, w);
+	print_message("first second: %llu admitted (burst 3 + %.2f)\n",
+		      (unsigned long long)n, first);
+	assert_true(n <= 3 + first && n + 2 >= 3 + first);
+
+	/* A key that has kept its bucket full, one second before the end. */
+	tat = start + w - S;
+	n = warm_stream(&tat, start + w - S, start + w, 10 * 1000, &l, start, w);
+	print_message("last second: %llu admitted (%.2f)\n",
+		      (unsigned long long)n, last);
+	assert_true(n <= 3 + last && n + 2 >= last);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2549,6 +2826,13 @@ int main(void)
 		cmocka_unit_test(test_window_two_limits_both_hold),
 		cmocka_unit_test(test_window_estimate_assumes_previous_window_even),
 		cmocka_unit_test(test_window_conform_matches_int128_reference),
+		cmocka_unit_test(test_warm_sqrt_is_the_ceiling_over_its_domain),
+		cmocka_unit_test(test_warm_factor_a_third_at_start_full_from_the_end),
+		cmocka_unit_test(test_warm_factor_never_below_curve_within_5_parts_of_65536),
+		cmocka_unit_test(test_warm_factor_falls_monotonically_through_every_step),
+		cmocka_unit_test(test_warm_scale_rounds_up_and_never_overflows),
+		cmocka_unit_test(test_warm_saturating_demand_follows_smooth_warming_up),
+		cmocka_unit_test(test_warm_starts_at_a_third_and_ends_at_the_full_rate),
 	};
 
 	return cmocka_run_group_tests_name("limiter", tests, NULL, NULL);
