@@ -14,7 +14,8 @@
 #include "parse.bpf.h"
 #include "sluice_limiter.h"
 
-int spend(__u64 *word, const struct sl_limit *lim, __u64 now, __u32 len);
+int spend(__u64 *word, const struct sl_limit *lim, __u32 warm, __u64 now,
+	  __u32 len);
 
 static __always_inline void mask_prefix(__u8 *addr, __u32 bytes, __u32 bits)
 {
@@ -82,7 +83,7 @@ static __always_inline struct sl_event *event_reserve(__u32 type, __u64 now)
 	tat = bpf_map_lookup_elem(&sl_evbudget, &zero);
 	if (!cfg || !tat)
 		return NULL;
-	if (spend(tat, &cfg->event_limit, now, 1) <= 0) {
+	if (spend(tat, &cfg->event_limit, SL_WARM_ONE, now, 1) <= 0) {
 		count(SL_CNT_EVENTS_SUPPRESSED, 0);
 		return NULL;
 	}
@@ -211,7 +212,7 @@ __noinline int note_limited(const struct sl_rule *rule, const struct sl_key *key
 	}
 	if (!rule->ban_after || rule->key_type != SL_KEY_SRC)
 		return 0;
-	if (spend(&st->ban_window, &rule->ban_count, n->now, 1))
+	if (spend(&st->ban_window, &rule->ban_count, SL_WARM_ONE, n->now, 1))
 		return 0;
 	return start_ban(rule, key, st, n);
 }

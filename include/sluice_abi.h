@@ -199,6 +199,7 @@ struct sl_rule {
 	/* The count toward a ban as the limiter spends it: a window of
 	 * ban_after - 1 per ban_within_ns, so the ban_after-th is refused. */
 	struct sl_limit ban_count;
+	/*
 	 * Warm-up (sluice_limiter.h): the rule's rates ramp from a third to
 	 * the full value over warmup_ns (0: none) from warm_start_ns, the
 	 * CLOCK_MONOTONIC time the rule was created or its warm-up restarted.

@@ -2073,18 +2073,6 @@ static int breaker_duration(struct parser *p, unsigned t, uint64_t *out)
 	return 0;
 }
 
-/* A duration in the largest unit that divides it: "90s", "5m", "1500ms". */
-static const char *duration_text(uint64_t ns, char *buf, size_t len)
-{
-	unsigned i = 0;
-
-	while (ns % durations[i].value)
-		i++;
-	snprintf(buf, len, "%" PRIu64 "%s", ns / durations[i].value,
-		 durations[i].name);
-	return buf;
-}
-
 /* breaker NAME service tcp/PORT errors N within DUR open DUR probes K */
 static int parse_breaker(struct parser *p, struct sl_config *cfg)
 {
