@@ -30,8 +30,10 @@ void top__init(struct sl_top *t)
 void top__sample_free(struct sl_top_sample *s)
 {
 	free(s->counts);
+	free(s->bans);
 	s->counts = NULL;
-	s->n = s->cap = 0;
+	s->bans = NULL;
+	s->n = s->cap = s->n_bans = 0;
 }
 
 void top__free(struct sl_top *t)
@@ -139,6 +141,10 @@ int top__read(const struct sl_maps *maps, unsigned long long now_ns,
 				      ctx.ncpus * sizeof(struct sl_key_count),
 				      add_count, &ctx);
 	}
+	if (!ret) {
+		what = "reading the bans";
+		ret = bans__read(maps, &s->bans, &s->n_bans);
+	}
 	if (ret) {
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", what, strerror(-ret));
 		return ret;
@@ -220,6 +226,66 @@ static struct sl_top_row *new_row(struct sl_top *t)
 	return &t->rows[t->n_rows++];
 }
 
+static bool in_force(const struct sl_ban_entry *b, unsigned long long now_ns)
+{
+	return b->ban.expires_ns > now_ns && !(b->ban.flags & SL_BAN_DRY);
+}
+
+static bool covers(const struct sl_ban_key *ban, const struct sl_key *key)
+{
+	unsigned whole = ban->prefixlen / 8, rest = ban->prefixlen % 8;
+
+	if (ban->family != key->family || whole > sizeof(key->addr))
+		return false;
+	if (memcmp(ban->addr, key->addr, whole))
+		return false;
+	return !rest || whole == sizeof(key->addr) ||
+	       !((ban->addr[whole] ^ key->addr[whole]) & (0xff00 >> rest));
+}
+
+/*
+ * Bans in force: the rows of keys they cover say so, and a ban covering no
+ * counted key (its packets stop before any rule) is a row of its own, with
+ * the rule that banned it, or "manual".
+ */
+static int add_bans(struct sl_top *t, const struct sl_top_sample *s)
+{
+	size_t rows = t->n_rows, i, j;
+
+	for (i = 0; i < s->n_bans; i++) {
+		const struct sl_ban_entry *b = &s->bans[i];
+		const struct sl_top_rule *rule;
+		struct sl_top_row *row;
+		bool seen = false;
+
+		if (!in_force(b, s->at_ns))
+			continue;
+		for (j = 0; j < rows; j++) {
+			if (strcmp(t->rows[j].key_type, "src") ||
+			    !covers(&b->key, &t->rows[j].raw))
+				continue;
+			t->rows[j].state = SL_TOP_BANNED;
+			seen = true;
+		}
+		if (seen)
+			continue;
+		row = new_row(t);
+		if (!row)
+			return -ENOMEM;
+		memset(row, 0, sizeof(*row));
+		rule = b->ban.rule_uid ? find_rule(s, b->ban.rule_uid) : NULL;
+		snprintf(row->rule, sizeof(row->rule), "%s",
+			 rule ? rule->name : "manual");
+		bans__format_addr(b->key.family, b->key.prefixlen, b->key.addr,
+				  row->key, sizeof(row->key));
+		row->key_type = "src";
+		row->raw.family = b->key.family;
+		memcpy(row->raw.addr, b->key.addr, sizeof(row->raw.addr));
+		row->state = SL_TOP_BANNED;
+	}
+	return 0;
+}
+
 int top__update(struct sl_top *t, struct sl_top_sample *s)
 {
 	unsigned long long *total;
@@ -268,11 +334,11 @@ int top__update(struct sl_top *t, struct sl_top_sample *s)
 		row->limited_total = total[i];
 		row->rate = secs > 0 ? packets / secs : 0;
 		row->limited_rate = secs > 0 ? limited / secs : 0;
-		/*
-		 * Bans (issue 4) are not in this version. When they are, a key
-		 * whose address is banned is SL_TOP_BANNED here, above limited.
-		 */
 		row->state = limited ? SL_TOP_LIMITED : SL_TOP_OK;
+	}
+	if (t->have_prev && add_bans(t, s)) {
+		free(total);
+		return -ENOMEM;
 	}
 	top__sample_free(&t->prev);
 	free(t->prev_total);

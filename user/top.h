@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "bans.h"
 #include "ruleset.h"
 
 enum sl_top_sort {
@@ -24,7 +25,7 @@ enum sl_top_sort {
 enum sl_top_state {
 	SL_TOP_OK = 0,		/* nothing limited in the last interval */
 	SL_TOP_LIMITED,		/* some of its packets were over a limit */
-	SL_TOP_BANNED,		/* for bans, which this version does not have */
+	SL_TOP_BANNED,		/* its address or prefix is banned */
 };
 
 /* What top needs of an active rule to name its keys. */
@@ -47,6 +48,10 @@ struct sl_top_sample {
 	struct sl_top_rule rules[SL_MAX_RULES];
 	size_t n, cap;
 	struct sl_top_count *counts;
+	/* The ban table as read with the counts: banned keys send nothing
+	 * the rules see, so they are rows of their own. */
+	size_t n_bans;
+	struct sl_ban_entry *bans;
 };
 
 /* One line of the view: a key that sent or was limited in the interval. */

@@ -144,6 +144,65 @@ static void test_evicted_new_and_quiet_keys(void **state)
 	top__free(&t);
 }
 
+static struct sl_ban_entry ban4(const char *addr, unsigned prefixlen,
+				unsigned long long expires, __u32 rule_uid, __u32 flags)
+{
+	struct sl_ban_entry b = {
+		.key = { .family = SL_FAM_IP4, .prefixlen = prefixlen },
+		.ban = { .expires_ns = expires, .rule_uid = rule_uid, .flags = flags },
+	};
+
+	assert_int_equal(inet_pton(AF_INET, addr, b.key.addr), 1);
+	return b;
+}
+
+/*
+ * A ban in force marks the rows of the keys it covers, whole address or
+ * prefix; one covering no counted key (its packets stop before the rules)
+ * is a row of its own. Ended and dry bans change nothing.
+ */
+static void test_bans_in_force_mark_rows_or_add_their_own(void **state)
+{
+	struct sl_top t;
+	struct sl_top_count a[] = {
+		{ key4(7, "10.0.0.1"), 100, 0 },
+		{ key4(7, "10.0.0.2"), 100, 0 },
+		{ key4(9, "10.0.1.0"), 100, 0 },
+	};
+	struct sl_top_count b[] = {
+		{ key4(7, "10.0.0.1"), 150, 20 },
+		{ key4(7, "10.0.0.2"), 190, 0 },
+		{ key4(9, "10.0.1.0"), 130, 0 },
+	};
+	struct sl_ban_entry bans[] = {
+		ban4("10.0.0.1", 32, 3 * S, 7, 0),
+		ban4("10.0.1.0", 24, 3 * S, 0, SL_BAN_MANUAL),
+		ban4("10.0.0.2", 32, 2 * S, 7, 0),		/* ended */
+		ban4("10.0.0.0", 30, 3 * S, 7, SL_BAN_DRY),	/* counts only */
+		ban4("203.0.113.5", 32, 3 * S, 0, SL_BAN_MANUAL),
+	};
+	struct sl_top_sample s;
+
+	top__init(&t);
+	feed(&t, S, a, 3);
+	make_sample(&s, 2 * S, b, 3);
+	s.bans = malloc(sizeof(bans));
+	assert_non_null(s.bans);
+	memcpy(s.bans, bans, sizeof(bans));
+	s.n_bans = sizeof(bans) / sizeof(bans[0]);
+	assert_int_equal(top__update(&t, &s), 0);
+	top__sample_free(&s);
+
+	assert_int_equal(t.n_rows, 4);
+	assert_int_equal(find(&t, "10.0.0.1")->state, SL_TOP_BANNED);
+	assert_int_equal(find(&t, "10.0.0.2")->state, SL_TOP_OK);
+	assert_int_equal(find(&t, "10.0.1.0/24")->state, SL_TOP_BANNED);
+	assert_int_equal(find(&t, "203.0.113.5")->state, SL_TOP_BANNED);
+	assert_string_equal(find(&t, "203.0.113.5")->rule, "manual");
+	assert_int_equal(find(&t, "203.0.113.5")->packets, 0);
+	top__free(&t);
+}
+
 /* Keys of rules that are not in the sample's rule set are left out. */
 static void test_keys_of_unknown_rules_left_out(void **state)
 {
@@ -313,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_reading_is_the_baseline),
 		cmocka_unit_test(test_evicted_new_and_quiet_keys),
+		cmocka_unit_test(test_bans_in_force_mark_rows_or_add_their_own),
 		cmocka_unit_test(test_keys_of_unknown_rules_left_out),
 		cmocka_unit_test(test_sort_by_rate_or_limited_ties_by_key),
 		cmocka_unit_test(test_key_names),
