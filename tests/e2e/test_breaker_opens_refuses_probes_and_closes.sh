@@ -163,6 +163,7 @@ assert_eq 1 "$(breaker_field 'd["transitions"]["closed"]')" "transitions to clos
 check "SIGHUP with the breaker's line unchanged keeps its state"
 cat >>"$conf" <<CONF
 rule other proto udp dport 9 key src rate 1/s action drop
+rule web proto tcp dport $PORT syn key src rate 100/s warmup 1s action drop
 CONF
 n=$(daemon_log_lines d2)
 kill -HUP "$(daemon_pid d2)"
@@ -186,6 +187,11 @@ done <<<"$breaker_lines"
 assert_eq "open -> half_open,half_open -> closed" \
 	"$(printf '%s\n' "$breaker_lines" | sed 's/.*breaker api: \([a-z_]* -> [a-z_]*\).*/\1/' | paste -sd,)" \
 	"the new daemon's transitions"
+# The recovered service's rule ramps up again; the rule on port 9 does not.
+warmup_lines=$(grep '"event":"warmup"' "$TMP_DIR/d2.log")
+assert_contains "$warmup_lines" "rule web warms up again over 1s (service tcp/$PORT recovered)" \
+	"the warm-up restart's log line"
+assert_eq 1 "$(printf '%s\n' "$warmup_lines" | grep -c .)" "rules warmed up again"
 
 check "the metrics say the same, through the real parser"
 scrape /metrics
