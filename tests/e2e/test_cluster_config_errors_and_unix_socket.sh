@@ -92,7 +92,13 @@ conf=$(printf 'interface %s\n%s\ncluster redis://127.0.0.1:%s node solo sync 50m
 daemon_start e --config "$conf" --metrics "$METRICS_ADDR" --log-format json --detach-on-exit
 daemon_wait_ready e
 assert_contains "$(daemon_log e)" "starting in fallback until Redis answers" "log when Redis is away"
-scrape /metrics
+# The sync thread records the fallback after its first failed sync, which
+# can come a moment after the daemon says it is ready.
+for i in $(seq 40); do
+	scrape /metrics
+	[ "$(metric 'm("sluice_cluster_fallback")')" = 1 ] && break
+	sleep 0.05
+done
 assert_eq 1 "$(metric 'm("sluice_cluster_fallback")')" "sluice_cluster_fallback while Redis is away"
 assert_contains "$(sl status "$IF_GW")" "fallback for" "status while Redis is away"
 start_redis late
