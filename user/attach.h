@@ -34,6 +34,9 @@ struct sl_iface_status {
 	unsigned generation, n_rules;
 	bool dry_run;
 	unsigned keys_capacity;
+	/* Seconds since a sweep last finished a pass over the key map;
+	 * -1: never, so nothing has reclaimed idle keys. */
+	long long keys_swept_ago_s;
 };
 
 int attach__status(const char *ifname, struct sl_iface_status *st,

@@ -31,7 +31,8 @@
  */
 #define MAX_TOLERANCE_NS	(100ull * 365 * 86400 * NS_PER_S)
 
-#define MIN_KEYS	1024u
+/* Small maps exist for tests that fill them; real ones are far larger. */
+#define MIN_KEYS	64u
 #define MAX_KEYS	16777216u
 
 /*
@@ -42,6 +43,14 @@
  */
 #define MIN_TIMEOUT_NS	(2 * NS_PER_S)
 #define MAX_TIMEOUT_NS	(30ull * 86400 * NS_PER_S)
+
+/*
+ * How long a key's state must have said nothing before the sweep may
+ * delete it. At least a second, so a client that sends at least once a
+ * second keeps its entry; at most a day, a bound far from overflow.
+ */
+#define MIN_KEY_TIMEOUT_NS	NS_PER_S
+#define MAX_KEY_TIMEOUT_NS	(86400 * NS_PER_S)
 
 /* A mark becomes skb->mark, 32 bits; conns counts share the bound. */
 #define MAX_U32		4294967295ull
@@ -705,6 +714,7 @@ enum {
 	CL_WINDOW	= 1 << 11,
 	CL_CONNS	= 1 << 12,
 	CL_SCOPE	= 1 << 13,
+	CL_ON_FULL	= 1 << 14,
 };
 
 struct rule_ctx {
@@ -714,6 +724,7 @@ struct rule_ctx {
 	/* Each limit's value and burst (its value's if none), for messages. */
 	unsigned rate_tok[SL_MAX_LIMITS];
 	unsigned burst_tok[SL_MAX_LIMITS];
+	unsigned on_full_tok;
 };
 
 #define FAM_BIT(f)	(1u << (f))
@@ -1153,6 +1164,21 @@ static int clause_action(struct parser *p, struct rule_ctx *c)
 	return 0;
 }
 
+static int clause_on_full(struct parser *p, struct rule_ctx *c)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+
+	if (s && !strcmp(s, "drop"))
+		c->r.on_full = SL_ON_FULL_DROP;
+	else if (s && !strcmp(s, "pass"))
+		c->r.on_full = SL_ON_FULL_PASS;
+	else
+		return bad_value(p, t, "drop or pass");
+	c->on_full_tok = t - 1;
+	return 0;
+}
+
 static const struct clause {
 	const char *name;
 	unsigned bit;
@@ -1172,11 +1198,12 @@ static const struct clause {
 	{ "conns", CL_CONNS, false, clause_conns },
 	{ "scope", CL_SCOPE, false, clause_scope },
 	{ "action", CL_ACTION, false, clause_action },
+	{ "on-full", CL_ON_FULL, false, clause_on_full },
 };
 
 /* Accepted by the language, not yet by the data path: refuse, never ignore. */
 static const char *const later_clauses[] = {
-	"ban", "warmup", "on-full",
+	"ban", "warmup",
 };
 
 static const struct clause *find_clause(const char *name)
@@ -1331,6 +1358,10 @@ static bool canonical_text(struct sl_rule_spec *r)
 		put(&b, " action %s", r->action == SL_ACT_PASS ? "pass" :
 				      r->action == SL_ACT_REJECT ? "reject" :
 								   "drop");
+	/* The one default left implicit: spelling it out would change the
+	 * text of every rule pinned before on-full existed. */
+	if (r->on_full == SL_ON_FULL_PASS)
+		put(&b, " on-full pass");
 	return b.len < b.cap;
 }
 
@@ -1360,6 +1391,10 @@ static int finish_rule(struct parser *p, struct rule_ctx *c)
 		return fail_at(p, p->n, 0,
 			       "rule \"%s\" has no limit; expected at least one limit: rate, window or conns",
 			       r->name);
+	if ((c->given & CL_ON_FULL) && r->n_limits == 1 &&
+	    r->limits[0].kind == SL_LIMIT_CONNS)
+		return fail_at(p, c->on_full_tok, 0,
+			       "on-full needs a rate or window: a rule with only conns keeps no key state");
 	/* Only TCP has connections; check_clause refused any other proto. */
 	if ((r->syn || (c->given & CL_CONNS)) && !r->proto)
 		r->proto = IPPROTO_TCP;
@@ -1412,7 +1447,7 @@ static int parse_rule(struct parser *p, struct sl_config *cfg)
 				       name);
 		if (!cl)
 			return bad_token(p, t,
-					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action");
+					 "one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, on-full");
 		if (!cl->repeats && (c.given & cl->bit))
 			return given_twice(p, t);
 		c.given |= cl->bit;
@@ -1735,6 +1770,24 @@ static int parse_cluster(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+static int parse_key_timeout(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	uint64_t ns;
+
+	if (cfg->key_timeout_ns)
+		return given_twice(p, 0);
+	if (!parse_duration(s, &ns))
+		return bad_value(p, t, "a duration like 10s or 1m");
+	if (ns < MIN_KEY_TIMEOUT_NS || ns > MAX_KEY_TIMEOUT_NS)
+		return fail_at(p, t, 0, "key-timeout must be 1s..1d, got \"%s\"", s);
+	if (end_of_line(p))
+		return -EINVAL;
+	cfg->key_timeout_ns = ns;
+	return 0;
+}
+
 static const struct statement {
 	const char *name;
 	int (*parse)(struct parser *p, struct sl_config *cfg);
@@ -1742,6 +1795,7 @@ static const struct statement {
 	{ "interface", parse_interface },
 	{ "malformed", parse_malformed },
 	{ "keys", parse_keys },
+	{ "key-timeout", parse_key_timeout },
 	{ "allow", parse_allow },
 	{ "deny", parse_deny },
 	{ "rule", parse_rule },
@@ -1767,7 +1821,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 	if (in_list(later_statements, ARRAY_SIZE(later_statements), kw))
 		return fail_at(p, 0, 0, "%s is not supported yet", kw);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster)");
+			 "a statement (interface, malformed, keys, key-timeout, allow, deny, rule, conn-timeout, reject-limit, metrics, cluster)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -189,6 +189,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 			r->uid = ++cfg->next_uid ? cfg->next_uid : ++cfg->next_uid;
 		r->action = spec->action;
 		r->mark = spec->mark;
+		r->on_full = spec->on_full;
 		r->key_type = spec->key_type;
 		r->prefix4 = spec->prefix4;
 		r->prefix6 = spec->prefix6;
@@ -543,12 +544,14 @@ static int write_sources(const struct sl_maps *maps, const struct sl_config *con
 	return 0;
 }
 
-static void set_conn_timeouts(const struct sl_config *conf, struct sl_cfg *cfg)
+static void set_timeouts(const struct sl_config *conf, struct sl_cfg *cfg)
 {
 	cfg->half_open_ns = conf->half_open_ns ? conf->half_open_ns :
 						 SL_DEFAULT_HALF_OPEN_NS;
 	cfg->established_ns = conf->established_ns ? conf->established_ns :
 						     SL_DEFAULT_ESTABLISHED_NS;
+	cfg->key_timeout_ns = conf->key_timeout_ns ? conf->key_timeout_ns :
+						     SL_DEFAULT_KEY_TIMEOUT_NS;
 }
 
 static void set_reject_limit(const struct sl_config *conf, struct sl_cfg *cfg)
@@ -611,7 +614,7 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
 	cfg.tick_ns = clock_tick_ns();
-	set_conn_timeouts(conf, &cfg);
+	set_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);
 	if (!ret) {
@@ -677,6 +680,8 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		conf->half_open_ns = cfg.half_open_ns;
 	if (cfg.established_ns != SL_DEFAULT_ESTABLISHED_NS)
 		conf->established_ns = cfg.established_ns;
+	if (cfg.key_timeout_ns != SL_DEFAULT_KEY_TIMEOUT_NS)
+		conf->key_timeout_ns = cfg.key_timeout_ns;
 	if (cfg.reject_count) {
 		conf->reject_limit.kind = SL_LIMIT_RATE;
 		conf->reject_limit.unit = SL_UNIT_PACKETS;

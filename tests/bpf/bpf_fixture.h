@@ -358,7 +358,8 @@ struct fx {
 	const void *param;	/* the table row of a table-driven test */
 };
 
-static inline int setup(void **state)
+/* Loads the object with a key map of `keys` entries (0: the default). */
+static inline int setup_keys(void **state, __u32 keys)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	int err;
@@ -373,6 +374,8 @@ static inline int setup(void **state)
 		goto fail;
 	}
 	fx->skel->rodata->sl_use_test_clock = 1;
+	if (keys && bpf_map__set_max_entries(fx->skel->maps.sl_keys, keys))
+		goto fail;
 	err = sluice__load(fx->skel);
 	if (err) {
 		fprintf(stderr, "sluice__load: %s (are we root?)\n", strerror(-err));
@@ -400,6 +403,11 @@ fail:
 	sluice__destroy(fx->skel);
 	free(fx);
 	return -1;
+}
+
+static inline int setup(void **state)
+{
+	return setup_keys(state, 0);
 }
 
 static inline int teardown(void **state)
@@ -557,6 +565,7 @@ static const char *const counter_names[SL_CNT_MAX] = {
 	[SL_CNT_CAS_EXHAUSTED] = "cas_exhausted", [SL_CNT_REJECTED] = "rejected",
 	[SL_CNT_REJECT_LIMITED] = "reject_limited",
 	[SL_CNT_FLOWS_FULL] = "flows_full", [SL_CNT_MARKED] = "marked",
+	[SL_CNT_KEYS_FULL] = "keys_full",
 };
 
 #define assert_global(fx, index, bytes, n) do {				\

@@ -1116,8 +1116,9 @@ static void test_refusals_of_windows_and_rejects_always_walk(void **state)
 		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
 		run_xdp(fx, f.b, f.len, &out);
 		assert_int_not_equal(out.verdict, VERDICT_PASS);
-		assert_int_equal(bpf_map_get_next_key(fx->maps.keys, NULL, &key), 0);
-		assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
+		/* Every key: the second round also finds the first rule's. */
+		while (!bpf_map_get_next_key(fx->maps.keys, NULL, &key))
+			assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
 		assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
 	}
 }

@@ -108,10 +108,11 @@ rule bytes    family ip6 from 2001:db8::/32 key global rate 100mbit burst 2MB ac
 CONF
 conf good2.conf <<'CONF'
 malformed drop
+key-timeout 2s
 allow 10.0.0.0/8
 rule icmp-lim proto icmp key src rate 1/s burst 1 action drop
 rule syn-web  proto tcp dport 80,443 syn key src rate 10/m burst 5 rate 100/h action drop
-rule per-port proto udp key dport rate 5MB/s action drop
+rule per-port proto udp key dport rate 5MB/s action drop on-full pass
 CONF
 conf bad.conf <<'CONF'
 rule fine proto udp dport 9 key global rate 10/s burst 1 action pass
@@ -283,6 +284,14 @@ run 0 load "$IF" "$TMP/good.conf"
 ip netns exec "$NS_PEER" ping -c 4 -i 0.05 -W 1 -q 10.201.0.1 >/dev/null 2>&1
 run 0 stats "$IF"
 run_json 0 stats "$IF" --json
+
+echo "-- sweep"
+run 0 sweep "$IF"
+run_json 0 sweep "$IF" --json
+run 2 sweep
+run 2 sweep "$IF" --colour red
+run 2 sweep nosuchif0
+run 0 status "$IF"
 
 echo "-- detach"
 run 0 detach "$IF"

@@ -80,7 +80,8 @@ static void test_json_has_every_documented_field(void **state)
 		"\"rejected\":{\"packets\":4,\"bytes\":256},"
 		"\"marked\":{\"packets\":0,\"bytes\":0},"
 		"\"reject_limited\":{\"packets\":0,\"bytes\":0},"
-		"\"flows_full\":{\"packets\":0,\"bytes\":0}},"
+		"\"flows_full\":{\"packets\":0,\"bytes\":0},"
+		"\"keys_full\":{\"packets\":0,\"bytes\":0}},"
 		"\"keys_tracked\":5,\"keys_capacity\":262144,"
 		"\"flows_tracked\":7,\"flows_capacity\":262144}\n");
 	free(out);
