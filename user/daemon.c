@@ -22,9 +22,9 @@
 #include "cli.h"
 #include "cluster.h"
 #include "daemon.h"
+#include "keysweep.h"
 #include "metrics.h"
 #include "pins.h"
-#include "keysweep.h"
 #include "stats.h"
 #include "sweep.h"
 
