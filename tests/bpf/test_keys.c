@@ -289,6 +289,51 @@ static void test_sweep_keeps_window_keys_until_both_windows_lapse(void **state)
 }
 
 /*
+ * A ban's count of limited packets is key state: a key whose rate has
+ * long been quiet stays while its count toward the ban still counts
+ * (within 10s: limited at 11 s, window 1, quiet from 30 s), so the sweep
+ * forgives no offence early. key-timeout 1s.
+ */
+static void test_sweep_keeps_keys_whose_ban_count_still_counts(void **state)
+{
+	struct fx *fx = *state;
+
+	configure(fx, "key-timeout 1s",
+		  "rule b proto udp dport 53 key src rate 10/s burst 1 action drop ban after 3 within 10s for 1m");
+	set_now(fx, 11 * NS_PER_S);
+	assert_verdict(send_from(fx, &dns4, client(1)), VERDICT_PASS);
+	assert_verdict(send_from(fx, &dns4, client(1)), VERDICT_DROP);
+	assert_int_equal(sweep_keys(fx, 16 * NS_PER_S, NULL).reclaimed, 0);
+	assert_int_equal(sweep_keys(fx, 31 * NS_PER_S - 1, NULL).reclaimed, 0);
+	assert_true(has_key(fx, "b", 1));
+	assert_int_equal(sweep_keys(fx, 31 * NS_PER_S, NULL).reclaimed, 1);
+	assert_false(has_key(fx, "b", 1));
+}
+
+/*
+ * A rule whose only limit is conns keeps no key state, unless it bans:
+ * its count of limited packets lives in the key state, and the second
+ * SYN over the limit bans the source.
+ */
+static void test_conns_rule_with_a_ban_keeps_key_state_and_bans(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt syn = { .family = 4, .proto = P_TCP, .sport = 40001, .dport = 80,
+			   .tcp_flags = TCP_SYN };
+
+	configure(fx, "rule c proto tcp dport 80 key src conns 1 action drop ban after 2 within 10s for 1m");
+	assert_verdict(send_from(fx, &syn, client(1)), VERDICT_PASS);
+	assert_true(has_key(fx, "c", 1));
+	syn.sport = 40002;
+	assert_verdict(send_from(fx, &syn, client(1)), VERDICT_DROP);
+	assert_cnt(fx, SL_CNT_BANS, 0);
+	syn.sport = 40003;
+	assert_verdict(send_from(fx, &syn, client(1)), VERDICT_DROP);
+	assert_cnt(fx, SL_CNT_CONNS, 2);
+	assert_cnt(fx, SL_CNT_BANS, 1);
+}
+
+/*
  * Keys of a rule that is gone, or whose key changed (a new uid), go at the
  * next sweep, however recently they spent: nothing will read them again.
  */
@@ -381,6 +426,8 @@ static const struct CMUnitTest tests[] = {
 	TEST_SMALL(test_full_map_conns_still_count_without_key_state),
 	TEST_SMALL(test_sweep_reclaims_quiet_keys_keeps_busy_ones),
 	TEST_SMALL(test_sweep_keeps_window_keys_until_both_windows_lapse),
+	TEST_SMALL(test_sweep_keeps_keys_whose_ban_count_still_counts),
+	TEST_SMALL(test_conns_rule_with_a_ban_keeps_key_state_and_bans),
 	TEST_SMALL(test_sweep_reclaims_keys_of_deleted_and_rekeyed_rules),
 	{ "sweep_budget_spreads_a_pass_over_calls",
 	  test_sweep_budget_spreads_a_pass_over_calls, setup_32k, teardown, NULL },
