@@ -260,8 +260,8 @@ static void check_rule(const struct sl_rule_spec *r)
 	CHECK(r->families <= 3, "rule %s: families %u", r->name, r->families);
 	CHECK(r->on_full <= SL_ON_FULL_PASS, "rule %s: on-full %u", r->name, r->on_full);
 	CHECK(r->on_full == SL_ON_FULL_DROP || r->n_limits != 1 ||
-	      r->limits[0].kind != SL_LIMIT_CONNS,
-	      "rule %s: on-full pass on a rule with only conns", r->name);
+	      r->limits[0].kind != SL_LIMIT_CONNS || r->ban_after,
+	      "rule %s: on-full pass on a rule with only conns and no ban", r->name);
 	CHECK(!r->syn || r->proto == IPPROTO_TCP, "rule %s: syn without proto tcp",
 	      r->name);
 	CHECK(r->n_ports <= SL_MAX_PORT_RANGES, "rule %s: %u port ranges", r->name,
