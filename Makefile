@@ -116,7 +116,9 @@ clean:
 
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*.d)
 
-# Layers with their own targets and files: bench (make bench), fuzz (make fuzz).
+# Layers with their own targets and files: bench (make bench), fuzz (make
+# fuzz), soak (make soak).
 -include tests/bench/bench.mk
+-include tests/soak/soak.mk
 -include tests/fuzz/pkt.mk
 -include tests/fuzz/fuzz.mk

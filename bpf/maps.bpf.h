@@ -61,9 +61,16 @@ struct {
 	__type(value, struct sl_rule_text);
 } sl_rtext SEC(".maps");
 
-/* One shared entry per key, not per CPU: the limit is exact across CPUs. */
+/*
+ * One shared entry per key, not per CPU: the limit is exact across CPUs.
+ * Not an LRU: a flood of new (spoofed) keys would evict the buckets of
+ * clients that keep sending. When it is full an insert fails and the
+ * rule's on-full policy decides; the controller's sweep deletes keys
+ * whose state has said nothing for key-timeout. Preallocated: bounded
+ * memory, and no allocation on the packet path.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SL_DEFAULT_KEYS);
 	__type(key, struct sl_key);
 	__type(value, struct sl_key_state);

@@ -133,15 +133,28 @@ static __always_inline void build_key(const struct sl_rule *rule,
 	}
 }
 
+/*
+ * A rule whose only limit is conns counts in sl_conns: no state here,
+ * unless it bans, whose count of limited packets is key state.
+ */
+static __always_inline int keeps_state(const struct sl_rule *rule)
+{
+	return !(rule->n_limits == 1 && rule->conns_limit) || rule->ban_after;
+}
+
+/* The key's state, or NULL when the map is full (it never evicts). */
 static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
 {
 	static const struct sl_key_state fresh;
 	struct sl_key_state *st = bpf_map_lookup_elem(&sl_keys, key);
+	long err;
 
 	if (st)
 		return st;
 	/* Losing the insert race to another CPU is fine: both use its entry. */
-	bpf_map_update_elem(&sl_keys, key, &fresh, BPF_NOEXIST);
+	err = bpf_map_update_elem(&sl_keys, key, &fresh, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
 	return bpf_map_lookup_elem(&sl_keys, key);
 }
 
@@ -340,6 +353,29 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 }
 
 /*
+ * The limits of a rule without key state (it keeps none, or its on-full
+ * policy let a key the full map had no room for through): only conns,
+ * whose counts live in sl_conns.
+ */
+__noinline __u32 check_conns(const struct sl_rule *rule, const struct sl_key *key,
+			     struct rule_walk *w, const struct sl_clu_limits *local)
+{
+	__u32 i;
+
+	if (!rule || !key || !w)
+		return SL_CNT_CONNS;
+	for (i = 0; i < SL_MAX_LIMITS; i++) {
+		const struct sl_limit *lim = local_limit(rule, local, i);
+
+		if (i >= rule->n_limits)
+			break;
+		if (lim->kind == SL_LIMIT_CONNS && !reserve_conn(lim, key, rule, w))
+			return SL_CNT_CONNS;
+	}
+	return 0;
+}
+
+/*
  * One matching rule, in rule-set order. A rule that drops or rejects ends
  * the walk, so later rules are not charged for a packet that never reaches
  * them; mark and pass let it go on.
@@ -352,6 +388,7 @@ static long apply_rule(__u32 iteration, void *ctx)
 	struct sl_rule *rule;
 	struct sl_key key = {};
 	__u32 index, reason, pos;
+	int full;
 
 	/* One turn per matching rule, lowest position first: the walk costs
 	 * what matches, not the highest position that does. */
@@ -371,13 +408,24 @@ static long apply_rule(__u32 iteration, void *ctx)
 	rc->bytes += w->len;
 
 	build_key(rule, w, &key);
-	st = key_state(&key);
-	/*
-	 * No state even after an insert: the LRU could not hand out an entry.
-	 * Refusing is the only answer that keeps the limit a limit.
-	 */
-	reason = st ? check_limits(rule, &key, st, w, cluster_limits(rule, &key)) :
-		      SL_CNT_RATE;
+	st = NULL;
+	full = 0;
+	if (keeps_state(rule)) {
+		st = key_state(&key);
+		full = !st;
+	}
+	/* A new key the full map has no room for: refused as over the limit,
+	 * or let through its rates and windows, counted either way. */
+	if (full && rule->on_full != SL_ON_FULL_PASS) {
+		reason = SL_CNT_KEYS_FULL;
+	} else {
+		const struct sl_clu_limits *local = cluster_limits(rule, &key);
+
+		if (full)
+			count(SL_CNT_KEYS_FULL, w->len);
+		reason = st ? check_limits(rule, &key, st, w, local) :
+			      check_conns(rule, &key, w, local);
+	}
 	cluster_count(rule, &key, w->len, !reason);
 	if (w->count_keys)
 		count_key(&key, reason);

@@ -98,6 +98,15 @@ enum sl_malformed_policy {
 	SL_MALFORMED_DROP = 1,
 };
 
+/*
+ * What a rule does with a packet whose key has no state and the key map
+ * no room for it. The map never evicts: keys with state keep it.
+ */
+enum sl_on_full {
+	SL_ON_FULL_DROP = 0,	/* refused: the rule's action, as over a limit */
+	SL_ON_FULL_PASS = 1,	/* admitted, unlimited by this rule's rates and windows */
+};
+
 /* Global counters, one sl_counter each in the per-CPU SL_MAP_CNT array. */
 enum sl_counter_index {
 	SL_CNT_RX = 0,		/* every frame the program saw */
@@ -118,6 +127,7 @@ enum sl_counter_index {
 	SL_CNT_REJECT_LIMITED,	/* would have been answered, reject budget spent */
 	SL_CNT_FLOWS_FULL,	/* SYN refused: no room to track its connection */
 	SL_CNT_MARKED,
+	SL_CNT_KEYS_FULL,	/* a rule's key found no room in the key map */
 	/* Not frames: packets counts things, bytes stay 0. */
 	SL_CNT_BANS,		/* bans rules started */
 	SL_CNT_BANS_FULL,	/* bans not started: the ban table was full */
@@ -182,7 +192,8 @@ struct sl_rule {
 	__u8 flags;		/* SL_RULE_F_* */
 	__u8 cluster;		/* SL_CLUSTER_* (sluice_cluster.h); 0: this host alone */
 	__u32 mark;		/* action mark: the skb->mark TC ingress sets */
-	__u32 pad2;
+	__u8 on_full;		/* enum sl_on_full */
+	__u8 pad2[3];
 	struct sl_limit limits[SL_MAX_LIMITS];
 	/*
 	 * Ban policy (key src only): the ban_after-th limited packet of a key
@@ -241,6 +252,13 @@ struct sl_cfg {
 	 * nor TC egress spends a lookup on them. */
 	__u32 breakers;
 	__u32 breakers_pad;
+	/* The sweep deletes a key whose state has said nothing (full
+	 * buckets, lapsed windows) for this long; never read by the data
+	 * path. keys_swept_ns is when a sweep last finished a pass over the
+	 * key map (CLOCK_MONOTONIC; 0: never), so status can tell an
+	 * operator that nothing reclaims idle keys. */
+	__u64 key_timeout_ns;
+	__u64 keys_swept_ns;
 	struct sl_gen_hdr hdr[SL_GENERATIONS];
 	/*
 	 * The prefix lengths the data path looks bans up at, per family,

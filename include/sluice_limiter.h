@@ -297,4 +297,35 @@ static inline __u64 sl_ban_duration(__u64 base, __u64 max, __u32 offences)
 	return base << shift;
 }
 
+/*
+ * Since when a state word has said nothing: from then on it behaves exactly
+ * like a fresh key's 0, so the controller may delete the key. A TAT at or
+ * before now is a full bucket (sl_gcra_conform reads it as now); a window
+ * word stops counting once its window and the next one, which weighs it,
+ * have passed. SL_U64_MAX while the word still says something. The sweep
+ * calls these; the data path never does.
+ */
+static inline __u64 sl_gcra_quiet_since(__u64 tat, __u64 now)
+{
+	return tat <= now ? tat : SL_U64_MAX;
+}
+
+static inline __u64 sl_window_quiet_since(__u64 word, __u64 now, __u64 period_ns)
+{
+	__u64 index = now / period_ns;
+	__u64 behind = (index - (word >> (2 * SL_WIN_COUNT_BITS))) & SL_WIN_INDEX_MASK;
+
+	if (!word)
+		return 0;
+	/* The current window or the previous one count. A word ahead of now
+	 * (by one: a CPU whose clock read later moved it on) will count once
+	 * its window comes: only the half of the index cycle behind now is
+	 * the past. */
+	if (behind <= 1 || behind >= (SL_WIN_INDEX_MASK + 1) / 2)
+		return SL_U64_MAX;
+	if (behind > index)
+		return 0;	/* a window before time began: never written */
+	return (index - behind + 2) * period_ns;
+}
+
 #endif /* SLUICE_LIMITER_H */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <net/if.h>
 #include <linux/if_link.h>
@@ -370,6 +371,16 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	st->generation = cfg.gen;
 	st->n_rules = cfg.hdr[cfg.gen & 1].n_rules;
 	st->dry_run = cfg.dry_run;
+	st->keys_swept_ago_s = -1;
+	if (cfg.keys_swept_ns) {
+		struct timespec ts;
+		__u64 now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		st->keys_swept_ago_s = now > cfg.keys_swept_ns ?
+				       (now - cfg.keys_swept_ns) / 1000000000ull : 0;
+	}
 	ret = pinned_key_capacity(ifname);
 	st->keys_capacity = ret > 0 ? ret : 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -39,6 +39,9 @@ struct sl_iface_status {
 	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
 	__u64 read_ns;			/* CLOCK_MONOTONIC when read */
 	unsigned long long bans_active;	/* bans in force now */
+	/* Seconds since a sweep last finished a pass over the key map;
+	 * -1: never, so nothing has reclaimed idle keys. */
+	long long keys_swept_ago_s;
 };
 
 int attach__status(const char *ifname, struct sl_iface_status *st,

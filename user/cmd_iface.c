@@ -146,6 +146,13 @@ static void print_cluster(const char *ifname, bool json)
 	putchar('\n');
 }
 
+/*
+ * The key map never evicts: only a sweep makes room. A minute without one
+ * means no daemon is sweeping, which an operator using only the CLI must
+ * hear about before the map fills up.
+ */
+#define SWEEP_STALE_S	60
+
 static void print_status(const struct sl_iface_status *st, bool json, bool first)
 {
 	if (json) {
@@ -158,16 +165,27 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
 		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity,
 		       st->bans_active);
+		if (st->keys_swept_ago_s < 0)
+			fputs("\"keys_swept_ago_s\":null,", stdout);
+		else
+			printf("\"keys_swept_ago_s\":%lld,", st->keys_swept_ago_s);
 		breakers__print_json(stdout, st->breakers, st->n_breakers, st->read_ns);
 		print_cluster(st->ifname, true);
 		putchar('}');
 		return;
 	}
-	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u, %llu ban%s\n",
+	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u, %llu ban%s",
 	       st->ifname, st->mode, st->prog_id, st->link_id, st->generation,
 	       st->n_rules, st->n_rules == 1 ? "" : "s",
 	       st->dry_run ? ", dry run" : "", st->keys_capacity,
 	       st->bans_active, st->bans_active == 1 ? "" : "s");
+	if (st->keys_swept_ago_s < 0)
+		printf(", keys never swept\n");
+	else
+		printf(", keys swept %llds ago\n", st->keys_swept_ago_s);
+	if (st->keys_swept_ago_s < 0 || st->keys_swept_ago_s > SWEEP_STALE_S)
+		printf("  keys: the key map never evicts; idle keys stay until a sweep: run \"sluice run\", or \"sluice sweep %s\" every few seconds\n",
+		       st->ifname);
 	print_cluster(st->ifname, false);
 	breakers__print_text(stdout, st->breakers, st->n_breakers, st->read_ns);
 }

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* sweep: release idle connections and reconcile connection counts once. */
+/*
+ * sweep: release idle connections, reconcile connection counts and delete
+ * idle keys, once: what the daemon does every second.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
+#include "keysweep.h"
 #include "pins.h"
 #include "stats.h"
 #include "sweep.h"
@@ -15,11 +19,14 @@
 int cmd_sweep(const char *path, int argc, char **argv)
 {
 	struct cli_opt opts[] = { { "json" }, { NULL } };
+	struct sl_key_sweep keys = {};
+	struct sl_key_sweep_result kres;
 	struct sl_sweep_result res;
 	struct sl_error err = {};
 	char ctl_path[PATH_MAX];
 	struct sl_pins pins;
 	struct timespec ts;
+	__u64 now;
 	char *pos[1];
 	int n_pos, ret, ctl_fd;
 
@@ -40,8 +47,10 @@ int cmd_sweep(const char *path, int argc, char **argv)
 	}
 	/* The data path stamps flows with bpf_ktime_get_ns: CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ret = sweep__run(&pins.maps, ctl_fd,
-			 (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec, &res, &err);
+	now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	ret = sweep__run(&pins.maps, ctl_fd, now, &res, &err);
+	if (!ret)
+		ret = keysweep__run(&pins.maps, now, &keys, &kres, &err);
 	close(ctl_fd);
 	pins__close(&pins);
 	if (ret) {
@@ -50,12 +59,14 @@ int cmd_sweep(const char *path, int argc, char **argv)
 	}
 	if (opts[0].set)
 		printf("{\"interface\":\"%s\",\"flows\":%llu,\"released_half_open\":%llu,"
-		       "\"released_idle\":%llu,\"adjusted\":%llu,\"dropped\":%llu}\n",
+		       "\"released_idle\":%llu,\"adjusted\":%llu,\"dropped\":%llu,"
+		       "\"keys\":%llu,\"keys_reclaimed\":%llu}\n",
 		       pos[0], res.flows, res.released_half_open, res.released_idle,
-		       res.adjusted, res.dropped);
+		       res.adjusted, res.dropped, kres.read - kres.reclaimed,
+		       kres.reclaimed);
 	else
-		printf("%s: %llu connections tracked; released %llu half-open and %llu idle; %llu counts corrected\n",
+		printf("%s: %llu connections tracked; released %llu half-open and %llu idle; %llu counts corrected; %llu keys keep state, %llu idle keys reclaimed\n",
 		       pos[0], res.flows, res.released_half_open, res.released_idle,
-		       res.adjusted);
+		       res.adjusted, kres.read - kres.reclaimed, kres.reclaimed);
 	return SL_EXIT_OK;
 }

@@ -69,6 +69,7 @@ struct sl_rule_spec {
 	uint32_t ban_after;
 	uint64_t ban_within_ns, ban_for_ns, ban_max_ns;
 	uint64_t warmup_ns;	/* rates ramp up over this long; 0 = no warm-up */
+	uint8_t on_full;	/* enum sl_on_full */
 	/* The statement in canonical form: what `rule list` prints and what
 	 * the controller re-parses when it rebuilds a set from the pins. */
 	char text[SL_RULE_TEXT_LEN];
@@ -96,6 +97,8 @@ struct sl_breaker_spec {
  * connection, when no conn-timeout statement says otherwise.
  */
 #define SL_DEFAULT_HALF_OPEN_NS		(10ull * 1000000000)
+/* How long a key's state says nothing before the sweep deletes it. */
+#define SL_DEFAULT_KEY_TIMEOUT_NS	(10ull * 1000000000)
 #define SL_DEFAULT_ESTABLISHED_NS	(5ull * 60 * 1000000000)
 
 /*
@@ -161,6 +164,8 @@ struct sl_config {
 	uint8_t malformed;		/* enum sl_malformed_policy */
 	bool malformed_set;
 	uint32_t keys;			/* "keys N": key map capacity, 0 = default */
+	/* "key-timeout": 0 = not given, SL_DEFAULT_KEY_TIMEOUT_NS applies. */
+	uint64_t key_timeout_ns;
 	/* "conn-timeout": 0 = not given, SL_DEFAULT_HALF_OPEN_NS and
 	 * SL_DEFAULT_ESTABLISHED_NS apply. */
 	uint64_t half_open_ns, established_ns;

@@ -26,6 +26,7 @@
 #include "cluster.h"
 #include "daemon.h"
 #include "events.h"
+#include "keysweep.h"
 #include "metrics.h"
 #include "pins.h"
 #include "stats.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct sl_rule_names names;	/* what events' rule uids are called */
 	unsigned long long suppressed;	/* events suppressed, as last reported */
 	__u64 suppressed_said_ns;	/* when that was */
+	struct sl_key_sweep keys;	/* a pass over the key map, sweep by sweep */
 };
 
 /* A flood keeps suppressing events: say so at most this often. */
@@ -285,6 +287,23 @@ out:
 	config_free(&conf);
 }
 
+static void sweep_keys(struct daemon *d, const struct sl_pins *pins)
+{
+	struct sl_key_sweep_result res;
+	struct sl_error err = {};
+
+	if (keysweep__run(&pins->maps, monotonic_ns(), &d->keys, &res, &err)) {
+		say(d, "error", "sweep", "%s", err.msg);
+		return;
+	}
+	pthread_mutex_lock(&d->stats_lock);
+	d->stats.keys_reclaimed += res.reclaimed;
+	pthread_mutex_unlock(&d->stats_lock);
+	if (res.pass_done && d->keys.pass_reclaimed)
+		say(d, "info", "sweep", "reclaimed %llu idle keys; %llu keep state",
+		    d->keys.pass_reclaimed, d->keys.pass_read - d->keys.pass_reclaimed);
+}
+
 static void sweep(struct daemon *d)
 {
 	struct sl_sweep_result res;
@@ -306,6 +325,7 @@ static void sweep(struct daemon *d)
 	}
 	ret = sweep__run(&pins.maps, ctl_fd, monotonic_ns(), &res, &err);
 	close(ctl_fd);
+	sweep_keys(d, &pins);
 	pins__close(&pins);
 	if (ret) {
 		say(d, "error", "sweep", "%s", err.msg);
@@ -560,7 +580,8 @@ static int check_cluster(struct daemon *d, char *node, size_t len,
 
 int daemon__run(const struct sl_daemon_opts *opts)
 {
-	struct daemon d = { .opts = opts, .stats_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct daemon d = { .opts = opts, .stats_lock = PTHREAD_MUTEX_INITIALIZER,
+			    .keys = { .budget = SL_KEY_SWEEP_BUDGET } };
 	struct sl_attach_opts aopts = {};
 	struct sl_metrics *metrics = NULL;
 	struct sl_error err = {};

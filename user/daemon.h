@@ -10,12 +10,12 @@ struct sl_daemon_opts {
 	int mode;			/* enum sl_xdp_mode; 0: the config's */
 	bool log_json;
 	bool detach_on_exit;
-	unsigned sweep_ms;		/* connection sweep interval */
+	unsigned sweep_ms;		/* sweep interval: connections and keys */
 };
 
 /*
  * Runs the daemon until SIGTERM or SIGINT: attaches (or adopts what is
- * pinned) with the config, sweeps connections, reloads the config on
+ * pinned) with the config, sweeps connections and keys, reloads the config on
  * SIGHUP, serves metrics. Returns an exit code.
  */
 int daemon__run(const struct sl_daemon_opts *opts);

@@ -59,7 +59,8 @@ static const struct {
 #define VERDICT_HELP \
 	" by verdict. rx is every frame seen, and is non_ip + passed + dropped" \
 	" + rejected; allowed and marked frames are also in passed," \
-	" reject_limited ones also in dropped, so do not sum over verdict."
+	" reject_limited ones also in dropped, flows_full and keys_full ones" \
+	" in whatever their rule then did, so do not sum over verdict."
 
 static void family(FILE *f, const char *name, const char *type,
 		   const char *help)
@@ -341,7 +342,7 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 	sample(f, "sluice_reloads_total", ifname, "result", "failed",
 	       d->reloads_failed);
 	family(f, "sluice_sweeps_total", "counter",
-	       "Connection sweeps the daemon ran.");
+	       "Sweeps of connections and keys the daemon ran.");
 	sample(f, "sluice_sweeps_total", ifname, NULL, NULL, d->sweeps);
 	family(f, "sluice_connections_released_total", "counter",
 	       "Tracked connections released by sweeps: half_open never completed the handshake, idle went silent.");
@@ -353,6 +354,9 @@ void metrics__format(FILE *f, const char *ifname, const struct sl_stats *st,
 	       "Per-key connection counts sweeps found wrong and corrected.");
 	sample(f, "sluice_connection_counts_corrected_total", ifname, NULL, NULL,
 	       d->counts_corrected);
+	family(f, "sluice_keys_reclaimed_total", "counter",
+	       "Keys deleted by sweeps: their limiter state said nothing for key-timeout, or their rule is gone.");
+	sample(f, "sluice_keys_reclaimed_total", ifname, NULL, NULL, d->keys_reclaimed);
 	family(f, "sluice_start_time_seconds", "gauge",
 	       "When the daemon started, in seconds since the epoch.");
 	sample(f, "sluice_start_time_seconds", ifname, NULL, NULL,

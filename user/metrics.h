@@ -27,6 +27,7 @@ struct sl_daemon_stats {
 	unsigned long long released_half_open;	/* by sweeps, in total */
 	unsigned long long released_idle;
 	unsigned long long counts_corrected;
+	unsigned long long keys_reclaimed;
 	time_t start_time;			/* seconds since the epoch */
 	struct sl_cluster_stats cluster;	/* written by the cluster sync */
 };

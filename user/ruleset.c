@@ -225,6 +225,7 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 		r->warmup_ns = spec->warmup_ns;
 		r->action = spec->action;
 		r->mark = spec->mark;
+		r->on_full = spec->on_full;
 		r->key_type = spec->key_type;
 		r->prefix4 = spec->prefix4;
 		r->prefix6 = spec->prefix6;
@@ -580,12 +581,14 @@ static int write_sources(const struct sl_maps *maps, const struct sl_config *con
 	return 0;
 }
 
-static void set_conn_timeouts(const struct sl_config *conf, struct sl_cfg *cfg)
+static void set_timeouts(const struct sl_config *conf, struct sl_cfg *cfg)
 {
 	cfg->half_open_ns = conf->half_open_ns ? conf->half_open_ns :
 						 SL_DEFAULT_HALF_OPEN_NS;
 	cfg->established_ns = conf->established_ns ? conf->established_ns :
 						     SL_DEFAULT_ESTABLISHED_NS;
+	cfg->key_timeout_ns = conf->key_timeout_ns ? conf->key_timeout_ns :
+						     SL_DEFAULT_KEY_TIMEOUT_NS;
 }
 
 static void set_reject_limit(const struct sl_config *conf, struct sl_cfg *cfg)
@@ -672,7 +675,7 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
 	cfg.tick_ns = clock_tick_ns();
-	set_conn_timeouts(conf, &cfg);
+	set_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
 	set_event_limit(conf, &cfg);
 	ret = write_cfg(maps, &cfg);
@@ -739,6 +742,8 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		conf->half_open_ns = cfg.half_open_ns;
 	if (cfg.established_ns != SL_DEFAULT_ESTABLISHED_NS)
 		conf->established_ns = cfg.established_ns;
+	if (cfg.key_timeout_ns != SL_DEFAULT_KEY_TIMEOUT_NS)
+		conf->key_timeout_ns = cfg.key_timeout_ns;
 	if (cfg.reject_count) {
 		conf->reject_limit.kind = SL_LIMIT_RATE;
 		conf->reject_limit.unit = SL_UNIT_PACKETS;

@@ -33,6 +33,7 @@ const struct sl_counter_name sl_total_names[] = {
 	{ SL_CNT_MARKED, "marked" },
 	{ SL_CNT_REJECT_LIMITED, "reject_limited" },
 	{ SL_CNT_FLOWS_FULL, "flows_full" },
+	{ SL_CNT_KEYS_FULL, "keys_full" },
 	{ 0, NULL },
 };
 

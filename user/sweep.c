@@ -63,6 +63,8 @@ static const struct conn_count *counts_find(const struct counts *c,
 {
 	struct conn_count probe = { .key = *key };
 
+	if (!c->n)
+		return NULL;
 	return bsearch(&probe, c->v, c->n, sizeof(*c->v), key_cmp);
 }
 

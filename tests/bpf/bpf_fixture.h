@@ -358,8 +358,11 @@ struct fx {
 	const void *param;	/* the table row of a table-driven test */
 };
 
-/* The object as tests load it: test_clock picks sl_now()'s source. */
-static inline int setup_clock(void **state, bool test_clock)
+/*
+ * The object as tests load it: test_clock picks sl_now()'s source, keys
+ * sizes the key map (0: the default).
+ */
+static inline int setup_object(void **state, bool test_clock, __u32 keys)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	int err;
@@ -374,6 +377,8 @@ static inline int setup_clock(void **state, bool test_clock)
 		goto fail;
 	}
 	fx->skel->rodata->sl_use_test_clock = test_clock;
+	if (keys && bpf_map__set_max_entries(fx->skel->maps.sl_keys, keys))
+		goto fail;
 	err = sluice__load(fx->skel);
 	if (err) {
 		fprintf(stderr, "sluice__load: %s (are we root?)\n", strerror(-err));
@@ -411,13 +416,19 @@ fail:
 
 static inline int setup(void **state)
 {
-	return setup_clock(state, true);
+	return setup_object(state, true, 0);
+}
+
+/* With a key map of `keys` entries. */
+static inline int setup_keys(void **state, __u32 keys)
+{
+	return setup_object(state, true, keys);
 }
 
 /* For what must hold on bpf_ktime_get_ns() itself, as in production. */
 static inline int setup_kernel_clock(void **state)
 {
-	return setup_clock(state, false);
+	return setup_object(state, false, 0);
 }
 
 static inline int teardown(void **state)
@@ -575,6 +586,7 @@ static const char *const counter_names[SL_CNT_MAX] = {
 	[SL_CNT_CAS_EXHAUSTED] = "cas_exhausted", [SL_CNT_REJECTED] = "rejected",
 	[SL_CNT_REJECT_LIMITED] = "reject_limited",
 	[SL_CNT_FLOWS_FULL] = "flows_full", [SL_CNT_MARKED] = "marked",
+	[SL_CNT_KEYS_FULL] = "keys_full",
 };
 
 #define assert_global(fx, index, bytes, n) do {				\

@@ -369,6 +369,22 @@ client_addr() {
 	return 0
 }
 
+# client_addrs4 FIRST LAST: client addresses 10.200.1.FIRST..LAST at once
+# (ip -batch). They are on the gateway's connected /24, so it routes them
+# back without a route each; their neighbours are permanent, as above.
+client_addrs4() {
+	local i
+	for i in $(seq "$1" "$2"); do
+		printf 'addr add 10.200.1.%s/32 dev %s\n' "$i" "$IF_CLIENT"
+	done >"$TMP_DIR/addrs.batch"
+	must ip -n "$NS_CLIENT" -batch "$TMP_DIR/addrs.batch"
+	for i in $(seq "$1" "$2"); do
+		printf 'neigh replace 10.200.1.%s lladdr %s dev %s nud permanent\n' \
+			"$i" "$CLIENT_MAC" "$IF_GW"
+	done >"$TMP_DIR/neigh.batch"
+	must ip -n "$NS_GW" -batch "$TMP_DIR/neigh.batch"
+}
+
 # ---------------------------------------------------------------- a second gateway
 
 # topo_add_gateway: a second client namespace behind a second client-facing

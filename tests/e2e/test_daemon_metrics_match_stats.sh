@@ -21,8 +21,11 @@ DENIED=10.200.1.30
 client_addr "$DENIED"
 client_xdp_pass		# the ICMP answers of action reject go back by XDP_TX
 
+# key-timeout 1d: the daemon's sweep deletes no key while the test runs,
+# so keys_tracked stays what the traffic made it.
 conf=$(write_conf run.conf <<CONF
 interface $IF_GW
+key-timeout 1d
 deny $DENIED/32
 rule r-drop   proto udp dport 7801 key src rate 500/s burst 100 action drop
 rule r-pass   proto udp dport 7802 key src rate 200/s burst 50 action pass

@@ -48,7 +48,7 @@
 /* Bounds the parser promises (config.c, README: The rule language). */
 #define MAX_COUNT	(1ull << 40)
 #define MAX_PERIOD_NS	(1ull << 48)
-#define MIN_KEYS	1024u
+#define MIN_KEYS	64u
 #define MAX_KEYS	16777216u
 #define NS_PER_S	1000000000ull
 
@@ -258,6 +258,10 @@ static void check_rule(const struct sl_rule_spec *r)
 	CHECK(!strncmp(r->text, head, strlen(head)),
 	      "rule %s: text \"%s\" does not start with its name", r->name, r->text);
 	CHECK(r->families <= 3, "rule %s: families %u", r->name, r->families);
+	CHECK(r->on_full <= SL_ON_FULL_PASS, "rule %s: on-full %u", r->name, r->on_full);
+	CHECK(r->on_full == SL_ON_FULL_DROP || r->n_limits != 1 ||
+	      r->limits[0].kind != SL_LIMIT_CONNS || r->ban_after,
+	      "rule %s: on-full pass on a rule with only conns and no ban", r->name);
 	CHECK(!r->syn || r->proto == IPPROTO_TCP, "rule %s: syn without proto tcp",
 	      r->name);
 	CHECK(r->n_ports <= SL_MAX_PORT_RANGES, "rule %s: %u port ranges", r->name,
@@ -360,6 +364,9 @@ static void check_config(const struct sl_config *cfg)
 	CHECK(cfg->malformed <= SL_MALFORMED_DROP, "malformed %u", cfg->malformed);
 	CHECK(!cfg->keys || (cfg->keys >= MIN_KEYS && cfg->keys <= MAX_KEYS),
 	      "keys %u", cfg->keys);
+	CHECK(!cfg->key_timeout_ns || (cfg->key_timeout_ns >= 1000000000ull &&
+				       cfg->key_timeout_ns <= 86400ull * 1000000000ull),
+	      "key-timeout %llu ns", (unsigned long long)cfg->key_timeout_ns);
 	CHECK(cfg->n_rules <= SL_MAX_RULES, "%u rules", cfg->n_rules);
 	for (i = 0; i < cfg->n_rules; i++) {
 		check_rule(&cfg->rules[i]);
@@ -397,6 +404,7 @@ static bool spec_equal(const struct sl_rule_spec *a, const struct sl_rule_spec *
 	    a->n_limits != b->n_limits || a->action != b->action ||
 	    a->cluster != b->cluster ||
 	    a->warmup_ns != b->warmup_ns ||
+	    a->on_full != b->on_full ||
 	    strcmp(a->text, b->text) || (with_line && a->line != b->line))
 		return false;
 	for (i = 0; i < a->n_ports; i++)

@@ -110,10 +110,11 @@ breaker api   service tcp/8080 errors 5 within 2s open 2s probes 2
 CONF
 conf good2.conf <<'CONF'
 malformed drop
+key-timeout 2s
 allow 10.0.0.0/8
 rule icmp-lim proto icmp key src rate 1/s burst 1 action drop
 rule syn-web  proto tcp dport 80,443 syn key src rate 10/m burst 5 rate 100/h action drop
-rule per-port proto udp key dport rate 5MB/s action drop
+rule per-port proto udp key dport rate 5MB/s action drop on-full pass
 breaker api   service tcp/8080 errors 9 within 2s open 2s probes 2
 breaker web   service tcp/443 errors 1 within 1s open 1s probes 1
 CONF
@@ -325,6 +326,13 @@ run 0 ban del "$IF" 2001:db8:77::/48
 run 2 ban frob "$IF"
 run 2 ban list nosuchif0
 run 0 rule del "$IF" banning
+echo "-- sweep"
+run 0 sweep "$IF"
+run_json 0 sweep "$IF" --json
+run 2 sweep
+run 2 sweep "$IF" --colour red
+run 2 sweep nosuchif0
+run 0 status "$IF"
 
 echo "-- detach"
 run 0 detach "$IF"

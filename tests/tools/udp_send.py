@@ -41,8 +41,8 @@ def parse_args():
     p.add_argument("--count", type=int, default=0, help="stop after N (0: no cap)")
     p.add_argument("--size", type=int, default=64, help="payload bytes (>= 16)")
     a = p.parse_args()
-    if a.duration <= 0 or a.duration > 300:
-        p.error("--duration must be in (0, 300]")
+    if a.duration <= 0 or a.duration > 3600:
+        p.error("--duration must be in (0, 3600]")
     if a.rate < 0:
         p.error("--rate must be >= 0")
     if a.size < 16 or a.size > 1400:

@@ -153,7 +153,7 @@ static void test_ban_syntax_errors(void **state)
 		     "rules.conf:7:50: expected a duration like 10s or 5m after \"max\", got \"1y\"");
 	/* What follows a complete ban is the next clause. */
 	assert_error("rule x rate 1/s ban after 3 within 2s for 2s maximum 4s",
-		     "rules.conf:7:46: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"maximum\"");
+		     "rules.conf:7:46: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, on-full, got \"maximum\"");
 }
 
 static void test_ban_bounds(void **state)

@@ -47,6 +47,7 @@ static void assert_empty(const struct sl_config *cfg)
 	assert_int_equal(cfg->mode, SL_MODE_UNSET);
 	assert_false(cfg->malformed_set);
 	assert_int_equal(cfg->keys, 0);
+	assert_int_equal(cfg->key_timeout_ns, 0);
 	assert_int_equal(cfg->half_open_ns, 0);
 	assert_int_equal(cfg->established_ns, 0);
 	assert_int_equal(cfg->reject_limit.count, 0);
@@ -209,6 +210,7 @@ static void test_keys_accepts_plain_k_and_M(void **state)
 		{ "keys 262144", 262144 },
 		{ "keys 256k", 262144 },
 		{ "keys 1k", 1024 },
+		{ "keys 64", 64 },
 		{ "keys 16M", 16777216 },
 		{ "keys 16777216", 16777216 },
 	};
@@ -231,14 +233,65 @@ static void test_keys_errors(void **state)
 		     "rules.conf:7:6: expected a key count like 262144 or 256k after \"keys\", got \"lots\"");
 	assert_error("keys 256K",
 		     "rules.conf:7:6: expected a key count like 262144 or 256k after \"keys\", got \"256K\"");
-	assert_error("keys 1000",
-		     "rules.conf:7:6: keys must be 1024..16777216, got \"1000\"");
+	assert_error("keys 63",
+		     "rules.conf:7:6: keys must be 64..16777216, got \"63\"");
 	assert_error("keys 17M",
-		     "rules.conf:7:6: keys must be 1024..16777216, got \"17M\"");
+		     "rules.conf:7:6: keys must be 64..16777216, got \"17M\"");
 	assert_error("keys 99999999999999999999999k",
-		     "rules.conf:7:6: keys must be 1024..16777216, got \"99999999999999999999999k\"");
+		     "rules.conf:7:6: keys must be 64..16777216, got \"99999999999999999999999k\"");
 	assert_error("keys 1M 2M",
 		     "rules.conf:7:9: expected end of line, got \"2M\"");
+}
+
+static void test_key_timeout_takes_a_duration_1s_to_1d(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ns;
+	} cases[] = {
+		{ "key-timeout 10s", 10 * S },
+		{ "key-timeout 1s", S },
+		{ "key-timeout 1000ms", S },
+		{ "key-timeout 5m", 300 * S },
+		{ "key-timeout 24h", 86400 * S },
+		{ "key-timeout 1d", 86400 * S },
+	};
+	struct sl_config cfg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_init(&cfg);
+		if (parse(&cfg, cases[i].text))
+			fail_msg("%s: %s", cases[i].text, err.msg);
+		assert_int_equal(cfg.key_timeout_ns, cases[i].ns);
+		config_free(&cfg);
+	}
+	/* Left out, it reads 0 and the controller applies the default. */
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "rule a rate 1/s"), 0);
+	assert_int_equal(cfg.key_timeout_ns, 0);
+	config_free(&cfg);
+	assert_int_equal(SL_DEFAULT_KEY_TIMEOUT_NS, 10 * S);
+}
+
+static void test_key_timeout_errors(void **state)
+{
+	assert_error("key-timeout",
+		     "rules.conf:7:12: expected a duration like 10s or 1m after \"key-timeout\", got end of line");
+	assert_error("key-timeout soon",
+		     "rules.conf:7:13: expected a duration like 10s or 1m after \"key-timeout\", got \"soon\"");
+	assert_error("key-timeout 10",
+		     "rules.conf:7:13: expected a duration like 10s or 1m after \"key-timeout\", got \"10\"");
+	assert_error("key-timeout 999ms",
+		     "rules.conf:7:13: key-timeout must be 1s..1d, got \"999ms\"");
+	assert_error("key-timeout 0s",
+		     "rules.conf:7:13: key-timeout must be 1s..1d, got \"0s\"");
+	assert_error("key-timeout 25h",
+		     "rules.conf:7:13: key-timeout must be 1s..1d, got \"25h\"");
+	assert_error("key-timeout 99999999999999999999d",
+		     "rules.conf:7:13: key-timeout must be 1s..1d, got \"99999999999999999999d\"");
+	assert_error("key-timeout 10s 20s",
+		     "rules.conf:7:17: expected end of line, got \"20s\"");
 }
 
 static void test_conn_timeout_sets_half_open_and_established(void **state)
@@ -545,6 +598,7 @@ static void test_statement_given_twice_is_an_error(void **state)
 		{ "interface eth0", "interface eth1" },
 		{ "malformed pass", "malformed drop" },
 		{ "keys 1M", "keys 2M" },
+		{ "key-timeout 10s", "key-timeout 1m" },
 		{ "conn-timeout half-open 5s", "conn-timeout established 5m" },
 		{ "conn-timeout established 1h", "conn-timeout established 1h" },
 		{ "reject-limit 100/s", "reject-limit 100/s burst 5" },
@@ -554,6 +608,7 @@ static void test_statement_given_twice_is_an_error(void **state)
 		"rules.conf:7:1: \"interface\" given twice",
 		"rules.conf:7:1: \"malformed\" given twice",
 		"rules.conf:7:1: \"keys\" given twice",
+		"rules.conf:7:1: \"key-timeout\" given twice",
 		"rules.conf:7:1: \"conn-timeout\" given twice",
 		"rules.conf:7:1: \"conn-timeout\" given twice",
 		"rules.conf:7:1: \"reject-limit\" given twice",
@@ -614,11 +669,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"conn-timeouts\"");
 }
 
 /* Rules: matches. */
@@ -1337,7 +1392,7 @@ static void test_rule_without_limit(void **state)
 		     "rules.conf:7:31: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 }
 
-/* Rules: actions and what is not supported yet. */
+/* Rules: actions. */
 
 static void test_rule_action_drop_and_pass(void **state)
 {
@@ -1398,7 +1453,7 @@ static void test_action_mark_errors(void **state)
 	assert_error("rule x rate 1/s action mark 99999999999999999999999",
 		     "rules.conf:7:29: mark must be 1..4294967295, got \"99999999999999999999999\"");
 	assert_error("rule x rate 1/s action mark 7 7",
-		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"7\"");
+		     "rules.conf:7:31: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, on-full, got \"7\"");
 	assert_error("rule x rate 1/s action mark 7 action reject",
 		     "rules.conf:7:31: \"action\" given twice");
 }
@@ -1455,28 +1510,50 @@ static void test_rule_warmup_errors(void **state)
 			 "argument 5: warmup ramps up a rate, but rule \"x\" has no rate limit");
 }
 
-static void test_later_clauses_are_refused(void **state)
+static void test_rule_on_full_drop_is_the_default_pass_is_kept(void **state)
 {
-	static const char *const clauses[] = {
-		"on-full",
-	};
-	char line[64], msg[96];
-	size_t i;
+	struct sl_config cfg;
 
-	for (i = 0; i < sizeof(clauses) / sizeof(clauses[0]); i++) {
-		snprintf(line, sizeof(line), "rule x rate 1/s %s 100/h", clauses[i]);
-		snprintf(msg, sizeof(msg),
-			 "rules.conf:7:17: %s is not supported yet", clauses[i]);
-		assert_error(line, msg);
-	}
+	assert_int_equal(rule(&cfg, "rule a rate 1/s")->on_full, SL_ON_FULL_DROP);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a rate 1/s on-full drop")->on_full,
+			 SL_ON_FULL_DROP);
+	config_free(&cfg);
+	assert_int_equal(rule(&cfg, "rule a on-full pass window 5/m action reject")->on_full,
+			 SL_ON_FULL_PASS);
+	config_free(&cfg);
+	/* A conns limit with a ban: the ban's count is key state. */
+	assert_int_equal(rule(&cfg, "rule a conns 3 ban after 2 within 10s for 1m on-full pass")->on_full,
+			 SL_ON_FULL_PASS);
+	config_free(&cfg);
+	/* A conns limit beside a rate: the rate keeps state, so it may fill. */
+	assert_int_equal(rule(&cfg, "rule a conns 3 rate 1/s on-full pass")->on_full,
+			 SL_ON_FULL_PASS);
+	config_free(&cfg);
+}
+
+static void test_rule_on_full_errors(void **state)
+{
+	assert_error("rule a rate 1/s on-full",
+		     "rules.conf:7:24: expected drop or pass after \"on-full\", got end of line");
+	assert_error("rule a rate 1/s on-full evict",
+		     "rules.conf:7:25: expected drop or pass after \"on-full\", got \"evict\"");
+	assert_error("rule a rate 1/s on-full Pass",
+		     "rules.conf:7:25: expected drop or pass after \"on-full\", got \"Pass\"");
+	assert_error("rule a rate 1/s on-full pass on-full drop",
+		     "rules.conf:7:30: \"on-full\" given twice");
+	assert_error("rule a on-full pass conns 5",
+		     "rules.conf:7:8: on-full needs a rate, a window or a ban: a rule with only conns and no ban keeps no key state");
+	assert_cli_error("rule a conns 5 on-full drop",
+			 "argument 5: on-full needs a rate, a window or a ban: a rule with only conns and no ban keeps no key state");
 }
 
 static void test_unknown_clause(void **state)
 {
 	assert_error("rule x colour red rate 1/s",
-		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"colour\"");
+		     "rules.conf:7:8: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, on-full, got \"colour\"");
 	assert_error("rule x rate 1/s Rate 2/s",
-		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"Rate\"");
+		     "rules.conf:7:17: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, on-full, got \"Rate\"");
 }
 
 static void test_clause_given_twice(void **state)
@@ -1590,6 +1667,7 @@ static void assert_spec_equal(const struct sl_rule_spec *a,
 		assert_memory_equal(a->from[i].addr, b->from[i].addr, 16);
 	}
 	assert_int_equal(a->key_type, b->key_type);
+	assert_int_equal(a->on_full, b->on_full);
 	assert_int_equal(a->prefix4, b->prefix4);
 	assert_int_equal(a->prefix6, b->prefix6);
 	assert_int_equal(a->n_limits, b->n_limits);
@@ -1666,6 +1744,11 @@ static void test_canonical_text_spells_out_defaults(void **state)
 			  "rule q key src prefix4 32 prefix6 128 rate 5/s burst 1 action drop warmup 1m");
 	assert_round_trip("rule r rate 5/s warmup 24h",
 			  "rule r key src prefix4 32 prefix6 128 rate 5/s burst 1 action drop warmup 1d");
+	/* on-full is spelled out only when it is not the default, drop. */
+	assert_round_trip("rule n rate 1/s on-full drop",
+			  "rule n key src prefix4 32 prefix6 128 rate 1/s burst 1 action drop");
+	assert_round_trip("rule o on-full pass window 3/s action reject",
+			  "rule o key src prefix4 32 prefix6 128 window 3/s action reject on-full pass");
 }
 
 static void test_canonical_text_round_trips(void **state)
@@ -1685,6 +1768,7 @@ static void test_canonical_text_round_trips(void **state)
 		"rule p proto udp from ::/0 window 1/ms rate 2/s burst 2 action reject",
 		"rule q ban after 1048575 within 78h for 365d rate 1/s key src prefix4 0 prefix6 0",
 		"rule r family ip6 key src prefix6 64 ban after 3 within 1500ms for 90s max 2h rate 1/s action pass",
+		"rule s on-full pass key dport proto tcp rate 10/s conns 2 action mark 9",
 	};
 	size_t i;
 
@@ -1898,7 +1982,7 @@ static void test_breaker_command_line_errors_name_the_argument(void **state)
 static void test_command_line_errors_name_the_argument(void **state)
 {
 	assert_cli_error("rule x rate 1/s colour red",
-			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, got \"colour\"");
+			 "argument 5: expected one of family, proto, dport, syn, from, key, rate, burst, window, conns, scope, action, ban, warmup, on-full, got \"colour\"");
 	assert_cli_error("rule x dport",
 			 "argument 4: expected a port list after \"dport\", got end of line");
 	assert_cli_error("rule x dport 80,http rate 1/s",
@@ -1908,7 +1992,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
@@ -1934,6 +2018,7 @@ static void test_file_parses_every_statement(void **state)
 		   "malformed drop\r\n"
 		   "\n"
 		   "keys 256k\n"
+		   "key-timeout 30s\n"
 		   "allow 10.0.0.0/8 192.168.0.0/16   # office\n"
 		   "deny  203.0.113.0/24\n"
 		   "conn-timeout half-open 20s established 10m\n"
@@ -1952,6 +2037,7 @@ static void test_file_parses_every_statement(void **state)
 	assert_int_equal(cfg.mode, SL_MODE_NATIVE);
 	assert_int_equal(cfg.malformed, SL_MALFORMED_DROP);
 	assert_int_equal(cfg.keys, 262144);
+	assert_int_equal(cfg.key_timeout_ns, 30 * S);
 	assert_int_equal(cfg.n_allow, 2);
 	assert_int_equal(cfg.n_deny, 1);
 	assert_int_equal(cfg.half_open_ns, 20 * S);
@@ -1959,14 +2045,14 @@ static void test_file_parses_every_statement(void **state)
 	assert_int_equal(cfg.reject_limit.count, 500);
 	assert_int_equal(cfg.reject_limit.burst, 100);
 	assert_int_equal(cfg.n_rules, 5);
-	assert_int_equal(cfg.rules[0].line, 10);
-	assert_int_equal(cfg.rules[1].line, 11);
+	assert_int_equal(cfg.rules[0].line, 11);
+	assert_int_equal(cfg.rules[1].line, 12);
 	assert_int_equal(config_find_rule(&cfg, "v6-nets"), 1);
 	assert_int_equal(cfg.rules[2].action, SL_ACT_REJECT);
 	assert_int_equal(cfg.rules[3].n_limits, 2);
 	assert_int_equal(cfg.rules[4].mark, 7);
 	assert_int_equal(cfg.n_breakers, 1);
-	assert_int_equal(cfg.breakers[0].line, 15);
+	assert_int_equal(cfg.breakers[0].line, 16);
 	assert_int_equal(cfg.breakers[0].port, 8080);
 	assert_string_equal(cfg.metrics, "[::1]:9477");
 	config_free(&cfg);
@@ -2000,6 +2086,7 @@ static void test_file_with_one_bad_line_leaves_cfg_empty(void **state)
 		   "interface eth0\n"
 		   "malformed drop\n"
 		   "keys 1M\n"
+		   "key-timeout 1m\n"
 		   "allow 10.0.0.0/8\n"
 		   "deny 192.0.2.0/24\n"
 		   "conn-timeout established 1h\n"
@@ -2131,6 +2218,8 @@ int main(void)
 		cmocka_unit_test(test_malformed_errors),
 		cmocka_unit_test(test_keys_accepts_plain_k_and_M),
 		cmocka_unit_test(test_keys_errors),
+		cmocka_unit_test(test_key_timeout_takes_a_duration_1s_to_1d),
+		cmocka_unit_test(test_key_timeout_errors),
 		cmocka_unit_test(test_conn_timeout_sets_half_open_and_established),
 		cmocka_unit_test(test_conn_timeout_and_reject_limit_defaults),
 		cmocka_unit_test(test_conn_timeout_errors),
@@ -2186,7 +2275,8 @@ int main(void)
 		cmocka_unit_test(test_action_mark_errors),
 		cmocka_unit_test(test_rule_warmup_on_rates),
 		cmocka_unit_test(test_rule_warmup_errors),
-		cmocka_unit_test(test_later_clauses_are_refused),
+		cmocka_unit_test(test_rule_on_full_drop_is_the_default_pass_is_kept),
+		cmocka_unit_test(test_rule_on_full_errors),
 		cmocka_unit_test(test_unknown_clause),
 		cmocka_unit_test(test_clause_given_twice),
 		cmocka_unit_test(test_clause_conflicts),

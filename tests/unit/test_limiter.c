@@ -2779,6 +2779,89 @@ static void test_warm_starts_at_a_third_and_ends_at_the_full_rate(void **state U
 	assert_true(n <= 3 + last && n + 2 >= last);
 }
 
+/* ------------------------------------------------------------------------ */
+/* When state says nothing: what the key sweep may delete                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A TAT at or before now is a full bucket: quiet since the TAT itself. From
+ * then on it answers every packet, at every later time, exactly as a fresh
+ * key's 0 does, for any cost and tolerance; a TAT one nanosecond ahead
+ * still says something.
+ */
+static void test_quiet_rate_word_behaves_like_a_fresh_key(void **state UNUSED)
+{
+	__u64 seed = 0x6b657973ull, i;
+
+	assert_int_equal(sl_gcra_quiet_since(0, 5 * S), 0);
+	assert_int_equal(sl_gcra_quiet_since(5 * S, 5 * S), 5 * S);
+	assert_int_equal(sl_gcra_quiet_since(5 * S + 1, 5 * S), SL_U64_MAX);
+	assert_int_equal(sl_gcra_quiet_since(SL_U64_MAX, 5 * S), SL_U64_MAX);
+
+	for (i = 0; i < 200000; i++) {
+		__u64 now = rnd(&seed) >> 4;
+		__u64 tat = rnd(&seed) % (now + 1);
+		__u64 later = now + rnd(&seed) % (10 * S);
+		__u64 cost = 1 + rnd(&seed) % S, tol = rnd(&seed) % (4 * S);
+		__u64 a = SENTINEL, b = SENTINEL;
+		int ok;
+
+		assert_true(sl_gcra_quiet_since(tat, now) <= now);
+		ok = sl_gcra_conform(tat, later, cost, tol, &a);
+		assert_int_equal(ok, sl_gcra_conform(0, later, cost, tol, &b));
+		/* A refusal leaves either word as it was: still quiet. */
+		if (ok)
+			assert_int_equal(a, b);
+		else
+			assert_true(a == tat && b == 0);
+	}
+}
+
+/*
+ * A window word counts while its window or the next one (which weighs it)
+ * lasts, and before its window comes (one ahead is a CPU whose clock read
+ * later): quiet from the end of the window after it. From then on it
+ * answers like a fresh key's 0, across the 2^24 wrap of the stored index.
+ */
+static void test_quiet_window_word_behaves_like_a_fresh_key(void **state UNUSED)
+{
+	const __u64 period = 10 * S, max = 5;
+	__u64 seed = 0x77696e64ull, i;
+	__u64 word = sl_window_pack(100, 3, 4);
+
+	assert_int_equal(sl_window_quiet_since(0, 1000 * S, period), 0);
+	assert_int_equal(sl_window_quiet_since(word, 99 * period, period), SL_U64_MAX);
+	assert_int_equal(sl_window_quiet_since(word, 100 * period, period), SL_U64_MAX);
+	assert_int_equal(sl_window_quiet_since(word, 101 * period + period - 1, period),
+			 SL_U64_MAX);
+	assert_int_equal(sl_window_quiet_since(word, 102 * period, period), 102 * period);
+	assert_int_equal(sl_window_quiet_since(word, 500 * period + 3, period),
+			 102 * period);
+	assert_int_equal(sl_window_quiet_since(word, 97 * period, period), SL_U64_MAX);
+	/* Index 2^24 - 1 stored, now in window 2^24 + 1: two behind, wrapped. */
+	word = sl_window_pack(WIN_SPAN - 1, 0, 1);
+	assert_int_equal(sl_window_quiet_since(word, WIN_SPAN * period, period), SL_U64_MAX);
+	assert_int_equal(sl_window_quiet_since(word, (WIN_SPAN + 1) * period, period),
+			 (WIN_SPAN + 1) * period);
+
+	for (i = 0; i < 200000; i++) {
+		__u64 index = rnd(&seed) % (3 * WIN_SPAN);
+		__u64 now = index * period + rnd(&seed) % period;
+		__u64 stored = (index + 2 - rnd(&seed) % 8) & SL_WIN_INDEX_MASK;
+		__u64 later = now + rnd(&seed) % (3 * period);
+		__u64 a = SENTINEL, b = SENTINEL, since;
+
+		word = sl_window_pack(stored, rnd(&seed) % (max + 1), 1 + rnd(&seed) % max);
+		since = sl_window_quiet_since(word, now, period);
+		if (since == SL_U64_MAX)
+			continue;
+		assert_true(since <= now);
+		assert_int_equal(sl_window_conform(word, later, period, max, &a),
+				 sl_window_conform(0, later, period, max, &b));
+		assert_int_equal(a, b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2833,6 +2916,8 @@ int main(void)
 		cmocka_unit_test(test_warm_scale_rounds_up_and_never_overflows),
 		cmocka_unit_test(test_warm_saturating_demand_follows_smooth_warming_up),
 		cmocka_unit_test(test_warm_starts_at_a_third_and_ends_at_the_full_rate),
+		cmocka_unit_test(test_quiet_rate_word_behaves_like_a_fresh_key),
+		cmocka_unit_test(test_quiet_window_word_behaves_like_a_fresh_key),
 	};
 
 	return cmocka_run_group_tests_name("limiter", tests, NULL, NULL);

@@ -39,6 +39,7 @@ static const struct sl_daemon_stats daemon_stats = {
 	.released_half_open = 9,
 	.released_idle = 3,
 	.counts_corrected = 1,
+	.keys_reclaimed = 77,
 	.start_time = 1700000000,
 };
 
@@ -172,7 +173,7 @@ static const char expected[] =
 	"sluice_limited_bytes_total{interface=\"eth0\",reason=\"malformed\"} 2000010\n"
 	"sluice_limited_bytes_total{interface=\"eth0\",reason=\"breaker\"} 2000011\n"
 	"sluice_limited_bytes_total{interface=\"eth0\",reason=\"contention\"} 2000012\n"
-	"# HELP sluice_packets_total Frames by verdict. rx is every frame seen, and is non_ip + passed + dropped + rejected; allowed and marked frames are also in passed, reject_limited ones also in dropped, so do not sum over verdict.\n"
+	"# HELP sluice_packets_total Frames by verdict. rx is every frame seen, and is non_ip + passed + dropped + rejected; allowed and marked frames are also in passed, reject_limited ones also in dropped, flows_full and keys_full ones in whatever their rule then did, so do not sum over verdict.\n"
 	"# TYPE sluice_packets_total counter\n"
 	"sluice_packets_total{interface=\"eth0\",verdict=\"rx\"} 1000\n"
 	"sluice_packets_total{interface=\"eth0\",verdict=\"passed\"} 1003\n"
@@ -183,7 +184,8 @@ static const char expected[] =
 	"sluice_packets_total{interface=\"eth0\",verdict=\"marked\"} 1016\n"
 	"sluice_packets_total{interface=\"eth0\",verdict=\"reject_limited\"} 1014\n"
 	"sluice_packets_total{interface=\"eth0\",verdict=\"flows_full\"} 1015\n"
-	"# HELP sluice_bytes_total Bytes by verdict. rx is every frame seen, and is non_ip + passed + dropped + rejected; allowed and marked frames are also in passed, reject_limited ones also in dropped, so do not sum over verdict.\n"
+	"sluice_packets_total{interface=\"eth0\",verdict=\"keys_full\"} 1017\n"
+	"# HELP sluice_bytes_total Bytes by verdict. rx is every frame seen, and is non_ip + passed + dropped + rejected; allowed and marked frames are also in passed, reject_limited ones also in dropped, flows_full and keys_full ones in whatever their rule then did, so do not sum over verdict.\n"
 	"# TYPE sluice_bytes_total counter\n"
 	"sluice_bytes_total{interface=\"eth0\",verdict=\"rx\"} 2000000\n"
 	"sluice_bytes_total{interface=\"eth0\",verdict=\"passed\"} 2000003\n"
@@ -194,6 +196,7 @@ static const char expected[] =
 	"sluice_bytes_total{interface=\"eth0\",verdict=\"marked\"} 2000016\n"
 	"sluice_bytes_total{interface=\"eth0\",verdict=\"reject_limited\"} 2000014\n"
 	"sluice_bytes_total{interface=\"eth0\",verdict=\"flows_full\"} 2000015\n"
+	"sluice_bytes_total{interface=\"eth0\",verdict=\"keys_full\"} 2000017\n"
 	"# HELP sluice_keys_tracked Keys with limiter state in the key map.\n"
 	"# TYPE sluice_keys_tracked gauge\n"
 	"sluice_keys_tracked{interface=\"eth0\"} 1234\n"
@@ -224,19 +227,19 @@ static const char expected[] =
 	"sluice_ban_capacity{interface=\"eth0\"} 65536\n"
 	"# HELP sluice_bans_total Bans rules started.\n"
 	"# TYPE sluice_bans_total counter\n"
-	"sluice_bans_total{interface=\"eth0\"} 1017\n"
+	"sluice_bans_total{interface=\"eth0\"} 1018\n"
 	"# HELP sluice_bans_refused_total Bans rules could not start because the ban table was full.\n"
 	"# TYPE sluice_bans_refused_total counter\n"
-	"sluice_bans_refused_total{interface=\"eth0\"} 1018\n"
+	"sluice_bans_refused_total{interface=\"eth0\"} 1019\n"
 	"# HELP sluice_events_total Events the data path sent to the daemon, by result: suppressed ones were over the event budget or found the ring full.\n"
 	"# TYPE sluice_events_total counter\n"
-	"sluice_events_total{interface=\"eth0\",result=\"sent\"} 1019\n"
-	"sluice_events_total{interface=\"eth0\",result=\"suppressed\"} 1020\n"
+	"sluice_events_total{interface=\"eth0\",result=\"sent\"} 1020\n"
+	"sluice_events_total{interface=\"eth0\",result=\"suppressed\"} 1021\n"
 	"# HELP sluice_reloads_total Configuration reloads by the daemon, by result; a failed one changed nothing.\n"
 	"# TYPE sluice_reloads_total counter\n"
 	"sluice_reloads_total{interface=\"eth0\",result=\"ok\"} 2\n"
 	"sluice_reloads_total{interface=\"eth0\",result=\"failed\"} 1\n"
-	"# HELP sluice_sweeps_total Connection sweeps the daemon ran.\n"
+	"# HELP sluice_sweeps_total Sweeps of connections and keys the daemon ran.\n"
 	"# TYPE sluice_sweeps_total counter\n"
 	"sluice_sweeps_total{interface=\"eth0\"} 40\n"
 	"# HELP sluice_connections_released_total Tracked connections released by sweeps: half_open never completed the handshake, idle went silent.\n"
@@ -246,6 +249,9 @@ static const char expected[] =
 	"# HELP sluice_connection_counts_corrected_total Per-key connection counts sweeps found wrong and corrected.\n"
 	"# TYPE sluice_connection_counts_corrected_total counter\n"
 	"sluice_connection_counts_corrected_total{interface=\"eth0\"} 1\n"
+	"# HELP sluice_keys_reclaimed_total Keys deleted by sweeps: their limiter state said nothing for key-timeout, or their rule is gone.\n"
+	"# TYPE sluice_keys_reclaimed_total counter\n"
+	"sluice_keys_reclaimed_total{interface=\"eth0\"} 77\n"
 	"# HELP sluice_start_time_seconds When the daemon started, in seconds since the epoch.\n"
 	"# TYPE sluice_start_time_seconds gauge\n"
 	"sluice_start_time_seconds{interface=\"eth0\"} 1700000000\n";
@@ -286,7 +292,7 @@ static void test_format_without_rules_keeps_rule_families_empty(void **state)
 
 	empty.n_rules = 0;
 	out = format("eth0", &empty, &daemon_stats);
-	assert_int_equal(count(out, "# TYPE "), 28);
+	assert_int_equal(count(out, "# TYPE "), 29);
 	assert_int_equal(count(out, "# HELP sluice_rule_matched_packets_total "), 1);
 	assert_int_equal(count(out, "rule=\""), 0);
 	free(out);
@@ -300,7 +306,7 @@ static void test_format_escapes_label_values(void **state)
 	out = format("a\"b\\c", &st, NULL);
 	assert_non_null(strstr(out,
 		"sluice_keys_tracked{interface=\"a\\\"b\\\\c\"} 1234\n"));
-	assert_int_equal(count(out, "{interface=\"a\\\"b\\\\c\""), 14 + 16 + 18 + 6 + 8);
+	assert_int_equal(count(out, "{interface=\"a\\\"b\\\\c\""), 14 + 16 + 20 + 6 + 8);
 	free(out);
 
 	out = format("x\ny", &st, NULL);
@@ -354,9 +360,9 @@ static void test_format_labels_never_name_an_address(void **state)
 		}
 		assert_int_equal(*p, '}');
 	}
-	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 9, gauges 6, bans and
-	 * events 8, daemon 7, breakers 2 x 11. */
-	assert_int_equal(samples, 14 + 16 + 18 + 6 + 8 + 7 + 22);
+	/* Rules 7 x 2, reasons 2 x 8, verdicts 2 x 10, gauges 6, bans and
+	 * events 8, daemon 8, breakers 2 x 11. */
+	assert_int_equal(samples, 14 + 16 + 20 + 6 + 8 + 8 + 22);
 	free(out);
 }
 
@@ -418,6 +424,7 @@ static const char check_py[] =
 	"assert take('sluice_connections_released_total', reason='half_open') == daemon['released_half_open']\n"
 	"assert take('sluice_connections_released_total', reason='idle') == daemon['released_idle']\n"
 	"assert take('sluice_connection_counts_corrected_total') == daemon['counts_corrected']\n"
+	"assert take('sluice_keys_reclaimed_total') == daemon['keys_reclaimed']\n"
 	"assert take('sluice_start_time_seconds') == daemon['start_time']\n"
 	"states = {'closed': 0, 'open': 1, 'half_open': 2}\n"
 	"for b in stats['breakers']:\n"
@@ -482,10 +489,10 @@ static void parse_with_prometheus_client(const char *ifname)
 		 PYTHON " %s %s %s '{\"reloads_ok\":%llu,\"reloads_failed\":%llu,"
 		 "\"sweeps\":%llu,\"released_half_open\":%llu,"
 		 "\"released_idle\":%llu,\"counts_corrected\":%llu,"
-		 "\"start_time\":%lld}' 2>&1",
+		 "\"keys_reclaimed\":%llu,\"start_time\":%lld}' 2>&1",
 		 script, text, json, d->reloads_ok, d->reloads_failed, d->sweeps,
 		 d->released_half_open, d->released_idle, d->counts_corrected,
-		 (long long)d->start_time);
+		 d->keys_reclaimed, (long long)d->start_time);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	while (fgets(line + strlen(line), sizeof(line) - strlen(line), p) &&
@@ -499,7 +506,7 @@ static void parse_with_prometheus_client(const char *ifname)
 		fail_msg("the parser refused the metrics of \"%s\":\n%s", ifname,
 			 line);
 	/* Breakers add their six families only when there are some. */
-	snprintf(families, sizeof(families), "ok %d\n", shown->n_breakers ? 34 : 28);
+	snprintf(families, sizeof(families), "ok %d\n", shown->n_breakers ? 35 : 29);
 	assert_string_equal(line, families);
 }
 
