@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "batch.h"
 
@@ -45,5 +46,22 @@ int batch__for_each(int fd, size_t key_size, size_t value_size,
 out:
 	free(keys);
 	free(vals);
+	return ret;
+}
+
+int batch__zero_percpu(int fd, __u32 index, size_t value_size)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	void *zeros;
+	int ret = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	zeros = calloc(ncpus, value_size);
+	if (!zeros)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &index, zeros, BPF_ANY))
+		ret = -errno;
+	free(zeros);
 	return ret;
 }

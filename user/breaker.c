@@ -54,23 +54,6 @@ static int set_port(const struct sl_maps *maps, __u32 port, __u32 value)
 	return bpf_map_update_elem(maps->brkport, &port, &value, BPF_ANY) ? -errno : 0;
 }
 
-static int zero_counters(const struct sl_maps *maps, __u32 slot)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct sl_breaker_counter *zeros;
-	int ret = 0;
-
-	if (ncpus < 0)
-		return ncpus;
-	zeros = calloc(ncpus, sizeof(*zeros));
-	if (!zeros)
-		return -ENOMEM;
-	if (bpf_map_update_elem(maps->brkcnt, &slot, zeros, BPF_ANY))
-		ret = -errno;
-	free(zeros);
-	return ret;
-}
-
 static int sum_counters(const struct sl_maps *maps, __u32 slot,
 			struct sl_breaker_counter *sum)
 {
@@ -186,7 +169,8 @@ int breakers__apply(const struct sl_maps *maps, const struct sl_config *conf,
 			}
 			b.state = SL_BRK_CLOSED;
 			b.since_ns = now_ns;
-			ret = zero_counters(maps, slot);
+			ret = batch__zero_percpu(maps->brkcnt, slot,
+						 sizeof(struct sl_breaker_counter));
 			if (ret)
 				return fail(err, ret, "clearing a breaker's counters");
 		}

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "batch.h"
 #include "bans.h"
 #include "breaker.h"
 #include "ruleset.h"
@@ -98,23 +99,6 @@ static bool same_key(const struct sl_rule *old, const struct sl_rule_spec *spec)
 {
 	return old->key_type == spec->key_type && old->prefix4 == spec->prefix4 &&
 	       old->prefix6 == spec->prefix6;
-}
-
-static int zero_counters(const struct sl_maps *maps, __u32 slot)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct sl_rule_counter *zeros;
-	int ret = 0;
-
-	if (ncpus < 0)
-		return ncpus;
-	zeros = calloc(ncpus, sizeof(*zeros));
-	if (!zeros)
-		return -ENOMEM;
-	if (bpf_map_update_elem(maps->rcnt, &slot, zeros, BPF_ANY))
-		ret = -errno;
-	free(zeros);
-	return ret;
 }
 
 static void set_ban_policy(const struct sl_rule_spec *spec, struct sl_rule *r)
@@ -213,7 +197,8 @@ static int assign_rules(const struct sl_maps *maps, const struct sl_config *conf
 				;
 			slots.used[j] = true;
 			r->slot = j;
-			ret = zero_counters(maps, j);
+			ret = batch__zero_percpu(maps->rcnt, j,
+						 sizeof(struct sl_rule_counter));
 			if (ret)
 				return ret;
 		}
