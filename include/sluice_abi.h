@@ -386,13 +386,12 @@ struct sl_ban {
 /*
  * Events for the daemon's log. The data path sends the rare ones through
  * the SL_MAP_EVENTS ring, within the sl_cfg event budget; the daemon makes
- * the rest (ban ends, breaker transitions) and logs both the same way.
+ * the rest (ban ends) and logs both the same way.
  */
 enum sl_event_type {
 	SL_EV_LIMITED = 1,	/* a key started being limited */
 	SL_EV_BAN_START = 2,
 	SL_EV_BAN_END = 3,	/* noticed by the daemon */
-	SL_EV_BREAKER = 4,	/* a breaker changed state (daemon) */
 };
 
 #define SL_EV_DRY		(1u << 0)	/* nothing dropped: dry run or action pass */
@@ -411,8 +410,6 @@ struct sl_event {
 	__u64 duration_ns;	/* ban: how long it lasts, or lasted */
 	__u32 offences;		/* ban: the key's bans so far */
 	__u32 reason;		/* limited: enum sl_counter_index of the limit */
-	__u32 state_from;	/* breaker: states before and after */
-	__u32 state_to;
 	char name[SL_NAME_LEN];	/* breaker: its name; rules: filled in by the daemon */
 };
 

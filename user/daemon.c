@@ -141,9 +141,8 @@ static void read_names(struct daemon *d)
 }
 
 /*
- * Logs one event, from the data path's ring or made here: ban ends, and
- * the circuit breakers' transitions, which the daemon decides. A rule
- * event gets its rule's name; a rule unknown to the names read last may
+ * Logs one event, from the data path's ring or made here (ban ends). A
+ * rule event gets its rule's name; a rule unknown to the names read last may
  * be new, so they are read again once.
  */
 static void log_event(struct daemon *d, struct sl_event *ev)
@@ -151,7 +150,7 @@ static void log_event(struct daemon *d, struct sl_event *ev)
 	const char *name;
 	char msg[512];
 
-	if (ev->type != SL_EV_BREAKER && !(ev->flags & SL_EV_MANUAL)) {
+	if (!(ev->flags & SL_EV_MANUAL)) {
 		name = events__rule_name(&d->names, ev->rule_uid);
 		if (!name) {
 			read_names(d);

@@ -55,22 +55,6 @@ const char *events__name(const struct sl_event *ev)
 		return "ban_start";
 	case SL_EV_BAN_END:
 		return "ban_end";
-	case SL_EV_BREAKER:
-		return "breaker";
-	default:
-		return "unknown";
-	}
-}
-
-static const char *breaker_state(__u32 state)
-{
-	switch (state) {
-	case SL_BRK_CLOSED:
-		return "closed";
-	case SL_BRK_OPEN:
-		return "open";
-	case SL_BRK_HALF_OPEN:
-		return "half_open";
 	default:
 		return "unknown";
 	}
@@ -142,10 +126,6 @@ void events__message(const struct sl_event *ev, char *buf, size_t len)
 		snprintf(buf, len, "ban of %s ended after %s (%s)%s", key, dur, rule,
 			 dry);
 		break;
-	case SL_EV_BREAKER:
-		snprintf(buf, len, "breaker %.*s: %s -> %s", SL_NAME_LEN, ev->name,
-			 breaker_state(ev->state_from), breaker_state(ev->state_to));
-		break;
 	default:
 		snprintf(buf, len, "event of unknown type %u", ev->type);
 		break;
@@ -188,11 +168,6 @@ void events__json_fields(FILE *f, const struct sl_event *ev)
 		fprintf(f, ",\"duration_ms\":%" PRIu64 ",\"offences\":%u,\"dry_run\":%s",
 			(uint64_t)(ev->duration_ns / NS_PER_MS), ev->offences,
 			ev->flags & SL_EV_DRY ? "true" : "false");
-		break;
-	case SL_EV_BREAKER:
-		json_name(f, "breaker", ev->name);
-		fprintf(f, ",\"from\":\"%s\",\"to\":\"%s\"",
-			breaker_state(ev->state_from), breaker_state(ev->state_to));
 		break;
 	default:
 		break;

@@ -3,7 +3,7 @@
  * Events as the daemon logs them: one line each, a sentence in text form,
  * JSON members in JSON form. Whether an event came from the data path's
  * ring (a key starting to be limited, a ban starting) or from the daemon
- * itself (a ban ending, a breaker changing state), it is a struct sl_event
+ * itself (a ban ending), it is a struct sl_event
  * and is written the same way.
  */
 #ifndef SLUICE_EVENTS_H
@@ -12,7 +12,6 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "sluice_breaker.h"
 #include "ruleset.h"
 
 /* The active rules' names by uid: events carry uids, the log says names. */
@@ -27,7 +26,7 @@ int events__read_names(const struct sl_maps *maps, struct sl_rule_names *names);
 /* The name of the rule with uid, or NULL. */
 const char *events__rule_name(const struct sl_rule_names *names, __u32 uid);
 
-/* The event's name in the log: limited, ban_start, ban_end, breaker. */
+/* The event's name in the log: limited, ban_start, ban_end. */
 const char *events__name(const struct sl_event *ev);
 
 /*

@@ -422,31 +422,20 @@ static void test_ban_events_in_words_and_json(void **state)
 		     ",\"rule\":null,\"origin\":\"rule\",\"address\":\"192.0.2.1\",\"duration_ms\":2000,\"offences\":3,\"dry_run\":false");
 }
 
-static void test_breaker_event_in_words_and_json(void **state)
-{
-	struct sl_event ev = { .type = SL_EV_BREAKER, .state_from = SL_BRK_CLOSED,
-			       .state_to = SL_BRK_OPEN };
-
-	strcpy(ev.name, "api");
-	assert_event(&ev, "breaker", "breaker api: closed -> open",
-		     ",\"breaker\":\"api\",\"from\":\"closed\",\"to\":\"open\"");
-	ev.state_from = SL_BRK_OPEN;
-	ev.state_to = SL_BRK_HALF_OPEN;
-	assert_event(&ev, "breaker", "breaker api: open -> half_open",
-		     ",\"breaker\":\"api\",\"from\":\"open\",\"to\":\"half_open\"");
-}
-
 /* A name may use every one of its 32 bytes; JSON escapes what it must. */
 static void test_event_names_full_length_and_escaped(void **state)
 {
-	struct sl_event ev = { .type = SL_EV_BREAKER };
+	struct sl_event ev = event(SL_EV_BAN_START, "", "192.0.2.1", 32);
 
+	ev.duration_ns = 2 * S;
+	ev.offences = 1;
 	memset(ev.name, 'n', sizeof(ev.name));
-	assert_event(&ev, "breaker", "breaker nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: closed -> closed",
-		     ",\"breaker\":\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\",\"from\":\"closed\",\"to\":\"closed\"");
+	assert_event(&ev, "ban_start",
+		     "banned 192.0.2.1 for 2s (rule nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn, offence 1)",
+		     ",\"rule\":\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\",\"origin\":\"rule\",\"address\":\"192.0.2.1\",\"duration_ms\":2000,\"offences\":1,\"dry_run\":false");
 	strcpy(ev.name, "a\"b\\c");
-	assert_event(&ev, "breaker", "breaker a\"b\\c: closed -> closed",
-		     ",\"breaker\":\"a\\\"b\\\\c\",\"from\":\"closed\",\"to\":\"closed\"");
+	assert_event(&ev, "ban_start", "banned 192.0.2.1 for 2s (rule a\"b\\c, offence 1)",
+		     ",\"rule\":\"a\\\"b\\\\c\",\"origin\":\"rule\",\"address\":\"192.0.2.1\",\"duration_ms\":2000,\"offences\":1,\"dry_run\":false");
 }
 
 int main(void)
@@ -467,7 +456,6 @@ int main(void)
 		cmocka_unit_test(test_ban_duration_doubles_per_offence_up_to_max),
 		cmocka_unit_test(test_limited_event_in_words_and_json),
 		cmocka_unit_test(test_ban_events_in_words_and_json),
-		cmocka_unit_test(test_breaker_event_in_words_and_json),
 		cmocka_unit_test(test_event_names_full_length_and_escaped),
 	};
 
