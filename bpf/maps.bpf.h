@@ -153,21 +153,31 @@ struct {
 	__type(value, struct sl_counter);
 } sl_cnt SEC(".maps");
 
-/* Recent refusals, per CPU, so nothing is shared or locked to read them. */
+/*
+ * Recent refusals, each CPU's in sets of its own (see struct sl_refusal):
+ * nothing shared or locked to read them. Mappable only for the placement:
+ * the values then start on a page, so every set is one cache line. Sized
+ * at load to the possible CPUs << sl_refusal_bits.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_REFUSAL_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_REFUSAL_DEFAULT_SLOTS / SL_REFUSAL_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct sl_refusal);
+	__type(value, struct sl_refusal_set);
 } sl_refusals SEC(".maps");
 
-/* Beside sl_refusals, slot for slot: the keys of refusals top may count. */
+/* Beside sl_refusals, set for set: the keys of refusals top may count. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_REFUSAL_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_REFUSAL_DEFAULT_SLOTS / SL_REFUSAL_WAYS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, struct sl_refusal_key);
+	__type(value, struct sl_refkey_set);
 } sl_refkeys SEC(".maps");
+
+/* log2 of the refusal sets per CPU, frozen at load with the maps' size. */
+const volatile __u32 sl_refusal_bits = 13;
 
 /* Frozen at load: the verifier prunes the test clock out of production. */
 const volatile __u8 sl_use_test_clock = 0;

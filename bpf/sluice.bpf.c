@@ -470,26 +470,40 @@ static long apply_rule(__u32 iteration, void *ctx)
 	}
 }
 
-static __always_inline __u32 refusal_slot(const struct sl_pkt *pkt)
+/* This CPU's set of sl_refusals for the packet's source and port. */
+static __always_inline __u32 refusal_set(const struct sl_pkt *pkt)
 {
 	__u32 h = 0, i;
 
 	for (i = 0; i < 16; i += 4)
 		h ^= *(__u32 *)&pkt->saddr[i];
-	h ^= pkt->dport;
-	return (h * 0x9e3779b1u) >> (32 - SL_REFUSAL_BITS);
+	h = (h ^ pkt->dport) * 0x9e3779b1u;
+	return bpf_get_smp_processor_id() << sl_refusal_bits |
+	       h >> (32 - sl_refusal_bits);
+}
+
+static __always_inline __u8 packet_shape(const struct sl_pkt *pkt)
+{
+	return (pkt->family == SL_FAM_IP6 ? SL_SHAPE_IP6 : 0) |
+	       (pkt->has_ports ? SL_SHAPE_PORTS : 0) |
+	       (pkt->tcp_syn ? SL_SHAPE_SYN : 0);
 }
 
 static __always_inline int same_packet_shape(const struct sl_refusal *r,
-					     const struct sl_pkt *pkt, __u32 gen)
+					     const struct sl_pkt *pkt, __u16 gen,
+					     __u8 shape)
 {
 	const __u32 *a = (const __u32 *)r->saddr, *b = (const __u32 *)pkt->saddr;
 
-	return r->gen == gen && a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
-	       a[3] == b[3] &&
-	       r->dport == pkt->dport && r->family == pkt->family &&
-	       r->proto == pkt->proto && r->has_ports == pkt->has_ports &&
-	       r->tcp_syn == pkt->tcp_syn;
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] &&
+	       r->gen == gen &&
+	       r->dport == pkt->dport && r->proto == pkt->proto && r->shape == shape;
+}
+
+/* Whether the clock, in refusal units, is still before until. */
+static __always_inline int before_until(__u64 now, __u32 until)
+{
+	return (__s32)((__u32)(now >> SL_REFUSAL_TIME_SHIFT) - until) < 0;
 }
 
 /* Whether the low 32 bits of jiffies are still before deadline (0: none). */
@@ -522,16 +536,16 @@ static __always_inline int watched(struct sl_cfg *cfg, __u64 now)
  * the refusal again, with its key.
  */
 static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
-					     const struct sl_refusal *r)
+					     __u32 way, const struct sl_refusal *r)
 {
-	struct sl_refusal_key *rk;
+	struct sl_refkey_set *keys;
 
 	if (!watched(cfg, sl_now()))
 		return 1;
-	rk = bpf_map_lookup_elem(&sl_refkeys, &index);
-	if (!rk || rk->until_ns != r->until_ns)
+	keys = bpf_map_lookup_elem(&sl_refkeys, &index);
+	if (!keys || keys->way[way].until != r->until)
 		return 0;
-	count_key(&rk->key, 1);
+	count_key(&keys->way[way].key, 1);
 	return 1;
 }
 
@@ -542,18 +556,30 @@ static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
 static __always_inline int refused_again(struct sl_cfg *cfg,
 					 const struct sl_pkt *pkt, __u32 len)
 {
-	__u32 index = refusal_slot(pkt), slot;
+	__u32 index = refusal_set(pkt), way, slot;
+	__u8 shape = packet_shape(pkt);
 	struct sl_rule_counter *rc;
+	struct sl_refusal_set *set;
 	struct sl_refusal *r;
+	__u16 gen = cfg->gen;
 
-	r = bpf_map_lookup_elem(&sl_refusals, &index);
-	if (!r || !r->until_ns || cfg->dry_run || !same_packet_shape(r, pkt, cfg->gen))
+	set = bpf_map_lookup_elem(&sl_refusals, &index);
+	if (!set || cfg->dry_run)
 		return 0;
-	if (!before_jiffy(r->until_jiffies) && sl_now() >= r->until_ns) {
-		r->until_ns = 0;
+	if (same_packet_shape(&set->way[0], pkt, gen, shape))
+		way = 0;
+	else if (same_packet_shape(&set->way[1], pkt, gen, shape))
+		way = 1;
+	else
+		return 0;
+	r = &set->way[way];
+	if (!r->until)
+		return 0;
+	if (!before_jiffy(r->until_jiffies) && !before_until(sl_now(), r->until)) {
+		r->until = 0;
 		return 0;
 	}
-	if (cfg->top_until_ns && !count_refused_key(cfg, index, r))
+	if (cfg->top_until_ns && !count_refused_key(cfg, index, way, r))
 		return 0;
 	slot = r->slot;
 	rc = bpf_map_lookup_elem(&sl_rcnt, &slot);
@@ -567,42 +593,73 @@ static __always_inline int refused_again(struct sl_cfg *cfg,
 	return 1;
 }
 
+/*
+ * The way a new refusal takes: the packet's own, else an empty or lapsed
+ * one, else the one that would have lapsed first.
+ */
+static __always_inline __u32 refusal_way(const struct sl_refusal_set *set,
+					 const struct sl_pkt *pkt, __u16 gen,
+					 __u8 shape, __u64 now)
+{
+	const struct sl_refusal *r0 = &set->way[0], *r1 = &set->way[1];
+
+	if (same_packet_shape(r0, pkt, gen, shape))
+		return 0;
+	if (same_packet_shape(r1, pkt, gen, shape))
+		return 1;
+	if (!r0->until || !before_until(now, r0->until))
+		return 0;
+	if (!r1->until || !before_until(now, r1->until))
+		return 1;
+	return (__s32)(r0->until - r1->until) < 0 ? 0 : 1;
+}
+
 static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 					     const struct sl_pkt *pkt,
 					     const struct rule_walk *w)
 {
-	__u32 index = refusal_slot(pkt);
+	__u32 index = refusal_set(pkt), way, until;
+	__u8 shape = packet_shape(pkt);
+	struct sl_refusal_set *set;
 	struct sl_refusal *r;
-	__u64 ticks;
+	__u64 end, ticks;
 
 	if (w->refused_until <= w->now)
 		return;
-	r = bpf_map_lookup_elem(&sl_refusals, &index);
-	if (!r)
+	end = w->refused_until;
+	if (end - w->now > (__u64)SL_REFUSAL_MAX_HOLD << SL_REFUSAL_TIME_SHIFT)
+		end = w->now + ((__u64)SL_REFUSAL_MAX_HOLD << SL_REFUSAL_TIME_SHIFT);
+	until = end >> SL_REFUSAL_TIME_SHIFT;
+	/* 0 marks a way empty; the same time a unit later serves as well. */
+	if (!until || !before_until(w->now, until))
 		return;
+	set = bpf_map_lookup_elem(&sl_refusals, &index);
+	if (!set)
+		return;
+	way = refusal_way(set, pkt, cfg->gen, shape, w->now);
+	r = &set->way[way];
 	__builtin_memcpy(r->saddr, pkt->saddr, 16);
 	r->gen = cfg->gen;
 	r->dport = pkt->dport;
-	r->family = pkt->family;
 	r->proto = pkt->proto;
-	r->has_ports = pkt->has_ports;
-	r->tcp_syn = pkt->tcp_syn;
+	r->shape = shape;
 	r->slot = w->refused_slot;
 	r->reason = w->refused_reason;
-	r->until_ns = w->refused_until;
+	r->until = until;
 	/* Jiffies never run ahead of the clock, so a jiffy deadline a whole
-	 * tick short of until_ns is passed only after until_ns is. */
+	 * tick short of the end is passed only after the end is. */
 	ticks = 0;
 	if (cfg->tick_ns && !sl_use_test_clock)
-		ticks = (w->refused_until - w->now) / cfg->tick_ns;
+		ticks = (end - w->now) / cfg->tick_ns;
 	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
 			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
 	if (w->count_keys) {
-		struct sl_refusal_key *rk = bpf_map_lookup_elem(&sl_refkeys, &index);
+		struct sl_refkey_set *keys = bpf_map_lookup_elem(&sl_refkeys, &index);
 
-		if (rk) {
-			__builtin_memcpy(&rk->key, &w->refused_key, sizeof(rk->key));
-			rk->until_ns = w->refused_until;
+		if (keys) {
+			__builtin_memcpy(&keys->way[way].key, &w->refused_key,
+					 sizeof(keys->way[way].key));
+			keys->way[way].until = until;
 		}
 	}
 }

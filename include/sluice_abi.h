@@ -277,6 +277,10 @@ struct sl_cfg {
 	/* sluice top's lease (CLOCK_MONOTONIC): until then the data path
 	 * counts packets per key in SL_MAP_TOPK; nothing after it. */
 	__u64 top_until_ns;
+	/* `refusals N` as configured (0: the default), so an attach without
+	 * a configuration sizes the refusal memory as the last one did. */
+	__u32 refusal_slots;
+	__u32 pad4;
 };
 
 /*
@@ -487,41 +491,74 @@ struct sl_meta {
 /*
  * A flood from one source over its limit is refused packet after packet
  * until a time the first refusal can compute (the rate's TAT less its
- * tolerance). Each CPU remembers recent refusals in a small direct-mapped
- * table, keyed by everything classification reads (source, family,
- * protocol, port, SYN) and by the rule-set generation, so a repeat is
- * refused without the source trie, the rule walk, the key map or, until
- * the last jiffy, the clock. Only the first rule a packet matches is
- * remembered: no earlier rule would have been charged for it.
+ * tolerance). Each CPU remembers recent refusals in a table of its own,
+ * keyed by everything classification reads (source, family, protocol,
+ * port, SYN) and by the rule-set generation, so a repeat is refused
+ * without the source trie, the rule walk, the key map or, until the last
+ * jiffy, the clock. Only the first rule a packet matches is remembered: no
+ * earlier rule would have been charged for it.
+ *
+ * The table is one array of 64-byte sets, one cache line each, of two
+ * 32-byte refusals (two-way set associative: two sources hashed to one set
+ * both stay), CPU after CPU: set s of CPU c is entry c << bits | s, so a
+ * lookup is one line of memory only its CPU writes. `refusals N` in the
+ * configuration sizes it (slots per CPU, a power of two; fixed while
+ * attached).
  */
-#define SL_REFUSAL_BITS		14
-#define SL_REFUSAL_SLOTS	(1u << SL_REFUSAL_BITS)
+#define SL_REFUSAL_WAYS		2
+#define SL_REFUSAL_DEFAULT_SLOTS	16384u
+#define SL_REFUSAL_MIN_SLOTS	1024u
+#define SL_REFUSAL_MAX_SLOTS	16777216u
+
+/* The shape of a packet, as a refusal remembers it. */
+#define SL_SHAPE_IP6		(1u << 0)
+#define SL_SHAPE_PORTS		(1u << 1)
+#define SL_SHAPE_SYN		(1u << 2)
+
+/*
+ * Times are kept as the clock's nanoseconds >> SL_REFUSAL_TIME_SHIFT in 32
+ * bits, compared with wrap-around, so a refusal is remembered for at most
+ * SL_REFUSAL_MAX_HOLD units (about 18 minutes); a longer one walks again
+ * then and is remembered afresh. The generation is its low 16 bits: an
+ * entry could be taken for a newer rule set only after 65,536 rule-set
+ * changes within that time.
+ */
+#define SL_REFUSAL_TIME_SHIFT	10
+#define SL_REFUSAL_MAX_HOLD	(1u << 30)
 
 struct sl_refusal {
 	__u8 saddr[16];
-	__u32 gen;		/* sl_cfg.gen, all of it: any rule change forgets */
-	__u16 dport;
-	__u8 family;
-	__u8 proto;
-	__u8 has_ports;
-	__u8 tcp_syn;
-	__u8 slot;		/* the refusing rule's counter slot */
-	__u8 reason;		/* enum sl_counter_index */
 	/* Refused while jiffies (their low 32 bits) are before this, without
 	 * reading the clock; 0: ask the clock. */
 	__u32 until_jiffies;
-	__u64 until_ns;		/* refused while now < until_ns */
+	__u32 until;		/* refused while now >> shift is before this */
+	__u16 gen;		/* sl_cfg.gen's low bits: any rule change forgets */
+	__u16 dport;
+	__u8 proto;
+	__u8 shape;		/* SL_SHAPE_*; 0 with until 0: empty */
+	__u8 slot;		/* the refusing rule's counter slot */
+	__u8 reason;		/* enum sl_counter_index */
+};
+
+struct sl_refusal_set {
+	struct sl_refusal way[SL_REFUSAL_WAYS];
 };
 
 /*
- * The key of a refusal remembered while sluice top watched, in the slot of
- * sl_refusals it was remembered in, so a repeat refused from memory still
- * counts for its key. until_ns ties it to that refusal: a refusal
- * remembered while nobody watched finds another's (or none) here.
+ * The key of a refusal remembered while sluice top watched, in the way of
+ * the sl_refkeys set beside the sl_refusals set it was remembered in, so a
+ * repeat refused from memory still counts for its key. until ties it to
+ * that refusal: a refusal remembered while nobody watched finds another's
+ * (or none) here.
  */
 struct sl_refusal_key {
 	struct sl_key key;
-	__u64 until_ns;
+	__u32 until;
+	__u32 pad;
+};
+
+struct sl_refkey_set {
+	struct sl_refusal_key way[SL_REFUSAL_WAYS];
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

@@ -160,8 +160,10 @@ static int prepare_maps(struct sluice *skel, const struct sl_attach_opts *opts,
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 
-		/* .rodata and .bss belong to one program instance. */
-		if (strchr(name, '.'))
+		/* .rodata and .bss belong to one program instance, and so
+		 * does the refusal memory (see size_refusals()). */
+		if (strchr(name, '.') || map == skel->maps.sl_refusals ||
+		    map == skel->maps.sl_refkeys)
 			continue;
 		ret = bpf_map__set_pin_path(map, pins__path(path, sizeof(path),
 							     opts->ifname, name));
@@ -182,6 +184,58 @@ static int prepare_maps(struct sluice *skel, const struct sl_attach_opts *opts,
 	if (opts->conf && opts->conf->keys)
 		return bpf_map__set_max_entries(skel->maps.sl_keys, opts->conf->keys);
 	return 0;
+}
+
+int attach__size_refusals(struct sluice *skel, __u32 slots)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u32 bits = 0, entries;
+	int ret;
+
+	if (!slots)
+		slots = SL_REFUSAL_DEFAULT_SLOTS;
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	while ((__u32)SL_REFUSAL_WAYS << bits < slots)
+		bits++;
+	if ((__u32)SL_REFUSAL_WAYS << bits != slots || slots < SL_REFUSAL_MIN_SLOTS ||
+	    slots > SL_REFUSAL_MAX_SLOTS || (__u64)ncpus << bits > UINT32_MAX)
+		return -EINVAL;
+	entries = (__u32)ncpus << bits;
+	skel->rodata->sl_refusal_bits = bits;
+	ret = bpf_map__set_max_entries(skel->maps.sl_refusals, entries);
+	if (!ret)
+		ret = bpf_map__set_max_entries(skel->maps.sl_refkeys, entries);
+	return ret;
+}
+
+/*
+ * The refusal memory's size: the configuration's, else what the pinned
+ * rule set recorded at its last attach, else the default. The memory is
+ * not pinned: it holds nothing a fresh one would not relearn from the
+ * next packets, so each attach makes its own, sized anew.
+ */
+static int size_refusals(struct sluice *skel, const struct sl_attach_opts *opts,
+			 struct sl_error *err)
+{
+	__u32 slots = opts->conf ? opts->conf->refusals : 0;
+	char path[PATH_MAX];
+	struct sl_cfg cfg;
+	__u32 zero = 0;
+	int fd, ret;
+
+	if (!opts->conf) {
+		fd = bpf_obj_get(pins__path(path, sizeof(path), opts->ifname, SL_MAP_CFG));
+		if (fd >= 0) {
+			if (!bpf_map_lookup_elem(fd, &zero, &cfg))
+				slots = cfg.refusal_slots;
+			close(fd);
+		}
+	}
+	ret = attach__size_refusals(skel, slots);
+	if (ret)
+		errf(err, ret, "sizing the refusal memory for %u slots per CPU", slots);
+	return ret;
 }
 
 static __u32 xdp_flags(int mode)
@@ -273,6 +327,9 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 			errf(err, ret, "sizing the key map");
 		goto out;
 	}
+	ret = size_refusals(skel, opts, err);
+	if (ret)
+		goto out;
 	ret = sluice__load(skel);
 	if (ret) {
 		errf(err, ret, "loading the BPF program (see libbpf's messages above)");

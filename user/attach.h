@@ -23,6 +23,14 @@ struct sl_attach_opts {
  */
 int attach__run(const struct sl_attach_opts *opts, struct sl_error *err);
 
+struct sluice;
+
+/*
+ * Sizes the refusal memory of an opened object: slots per CPU (a power of
+ * two in SL_REFUSAL_MIN_SLOTS..SL_REFUSAL_MAX_SLOTS; 0: the default).
+ */
+int attach__size_refusals(struct sluice *skel, __u32 slots);
+
 /* Detaches and removes every pin; state is gone afterwards. */
 int attach__detach(const char *ifname, struct sl_error *err);
 

@@ -680,6 +680,29 @@ static int parse_keys(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+static int parse_refusals(struct parser *p, struct sl_config *cfg)
+{
+	unsigned t = p->i++;
+	const char *s = tok_at(p, t);
+	uint64_t n;
+	size_t len;
+
+	if (cfg->refusals)
+		return given_twice(p, 0);
+	len = s ? scan_u64(s, &n) : 0;
+	if (!len || (s[len] && strcmp(s + len, "k") && strcmp(s + len, "M")))
+		return bad_value(p, t, "a slot count like 16384 or 64k");
+	if (s[len])
+		n = mul_sat(n, s[len] == 'k' ? 1024 : 1048576);
+	if (n < SL_REFUSAL_MIN_SLOTS || n > SL_REFUSAL_MAX_SLOTS || (n & (n - 1)))
+		return fail_at(p, t, 0, "refusals must be a power of two %u..%u, got \"%s\"",
+			       SL_REFUSAL_MIN_SLOTS, SL_REFUSAL_MAX_SLOTS, s);
+	if (end_of_line(p))
+		return -EINVAL;
+	cfg->refusals = n;
+	return 0;
+}
+
 /* Checks every address first, so a bad one adds none of the line's. */
 static int parse_set(struct parser *p, struct sl_config *cfg, bool deny)
 {
@@ -2187,6 +2210,7 @@ static const struct statement {
 	{ "interface", parse_interface },
 	{ "malformed", parse_malformed },
 	{ "keys", parse_keys },
+	{ "refusals", parse_refusals },
 	{ "key-timeout", parse_key_timeout },
 	{ "allow", parse_allow },
 	{ "deny", parse_deny },
@@ -2210,7 +2234,7 @@ static int parse_statement(struct parser *p, struct sl_config *cfg)
 		if (!strcmp(kw, statements[i].name))
 			return statements[i].parse(p, cfg);
 	return bad_token(p, 0,
-			 "a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster)");
+			 "a statement (interface, malformed, keys, refusals, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster)");
 }
 
 int config_parse_line(struct sl_config *cfg, const char *text,

@@ -164,6 +164,8 @@ struct sl_config {
 	uint8_t malformed;		/* enum sl_malformed_policy */
 	bool malformed_set;
 	uint32_t keys;			/* "keys N": key map capacity, 0 = default */
+	/* "refusals N": refusal memory slots per CPU, 0 = default */
+	uint32_t refusals;
 	/* "key-timeout": 0 = not given, SL_DEFAULT_KEY_TIMEOUT_NS applies. */
 	uint64_t key_timeout_ns;
 	/* "conn-timeout": 0 = not given, SL_DEFAULT_HALF_OPEN_NS and

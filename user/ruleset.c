@@ -660,6 +660,7 @@ int ruleset__apply(const struct sl_maps *maps, const struct sl_config *conf,
 	 * update never sees a torn slot number. */
 	cfg.malformed = conf->malformed;
 	cfg.tick_ns = clock_tick_ns();
+	cfg.refusal_slots = conf->refusals;
 	set_timeouts(conf, &cfg);
 	set_reject_limit(conf, &cfg);
 	set_event_limit(conf, &cfg);
@@ -729,6 +730,7 @@ int ruleset__read(const struct sl_maps *maps, struct sl_config *conf,
 		conf->established_ns = cfg.established_ns;
 	if (cfg.key_timeout_ns != SL_DEFAULT_KEY_TIMEOUT_NS)
 		conf->key_timeout_ns = cfg.key_timeout_ns;
+	conf->refusals = cfg.refusal_slots;
 	if (cfg.reject_count) {
 		conf->reject_limit.kind = SL_LIMIT_RATE;
 		conf->reject_limit.unit = SL_UNIT_PACKETS;

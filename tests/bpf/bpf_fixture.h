@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "attach.h"
 #include "config.h"
 #include "ruleset.h"
 #include "sluice.skel.h"
@@ -379,6 +380,8 @@ static inline int setup_object(void **state, bool test_clock, __u32 keys)
 	fx->skel->rodata->sl_use_test_clock = test_clock;
 	if (keys && bpf_map__set_max_entries(fx->skel->maps.sl_keys, keys))
 		goto fail;
+	if (attach__size_refusals(fx->skel, 0))
+		goto fail;
 	err = sluice__load(fx->skel);
 	if (err) {
 		fprintf(stderr, "sluice__load: %s (are we root?)\n", strerror(-err));
@@ -683,6 +686,15 @@ static inline struct sl_rule_counter rule_count(struct fx *fx, const char *name)
 			 c_.limited, c_.rejected, c_.marked,		\
 			 w_[0], w_[1], w_[2], w_[3]);			\
 } while (0)
+
+/* Forgets every key's state behind the program's back. */
+static inline void clear_keys(struct fx *fx)
+{
+	struct sl_key key;
+
+	while (!bpf_map_get_next_key(fx->maps.keys, NULL, &key))
+		assert_int_equal(bpf_map_delete_elem(fx->maps.keys, &key), 0);
+}
 
 static inline unsigned count_keys(struct fx *fx)
 {

@@ -1042,8 +1042,8 @@ static void test_rule_from_cidr_applies_only_to_those_sources(void **state)
  * A refusal that will hold for a while is remembered per CPU, and repeats
  * are refused without the rule walk. The probe: forget the key's state
  * behind the program's back. A walk would find a fresh key and admit; the
- * remembered refusal drops, counted as the walk counts, and ends exactly
- * when the limit would have let the next packet in.
+ * remembered refusal drops, counted as the walk counts, and ends by the
+ * time the limit would have let the next packet in.
  */
 static void test_remembered_refusal_repeats_until_the_rate_allows(void **state)
 {
@@ -1071,10 +1071,69 @@ static void test_remembered_refusal_repeats_until_the_rate_allows(void **state)
 	other_src.src = "192.0.2.77";
 	assert_verdict(send_pkt(fx, &other_src), VERDICT_PASS);
 
-	set_now(fx, NS_PER_S + 100 * NS_PER_MS - 1);
+	/* Remembered in units of 2^SL_REFUSAL_TIME_SHIFT ns, rounded down:
+	 * it may end up to one unit early (the walk then decides), never
+	 * late. */
+	set_now(fx, NS_PER_S + 100 * NS_PER_MS - (1 << SL_REFUSAL_TIME_SHIFT) - 1);
 	assert_verdict(send_pkt(fx, &dns4), VERDICT_DROP);
 	set_now(fx, NS_PER_S + 100 * NS_PER_MS);
 	assert_verdict(send_pkt(fx, &dns4), VERDICT_PASS);
+}
+
+/* The set refusal_set() picks for an IPv4 source and a port. */
+static __u32 refusal_set_of(struct fx *fx, const char *src, __u16 dport)
+{
+	__u32 words[4] = {}, h = 0, bits = fx->skel->rodata->sl_refusal_bits;
+	int i;
+
+	assert_int_equal(inet_pton(AF_INET, src, words), 1);
+	for (i = 0; i < 4; i++)
+		h ^= words[i];
+	h = (h ^ dport) * 0x9e3779b1u;
+	return h >> (32 - bits);
+}
+
+/*
+ * Two sources whose refusals fall in one set are both remembered (a set
+ * has two ways): the probe, forgetting their keys, finds both refused
+ * from memory. A third takes the way that lapses first.
+ */
+static void test_remembered_refusals_share_a_set(void **state)
+{
+	struct fx *fx = *state;
+	struct pkt a = dns4, b = dns4, c = dns4;
+	char names[3][INET_ADDRSTRLEN];
+	__u32 want, n, found = 0;
+
+	want = refusal_set_of(fx, DEFAULT_SRC4, dns4.dport);
+	for (n = 2; n < 65536 && found < 2; n++) {
+		snprintf(names[found + 1], sizeof(names[0]), "198.18.%u.%u", n >> 8, n & 255);
+		if (refusal_set_of(fx, names[found + 1], dns4.dport) == want)
+			found++;
+	}
+	assert_int_equal(found, 2);
+	b.src = names[1];
+	c.src = names[2];
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/m burst 1 action drop");
+	set_now(fx, NS_PER_S);
+	assert_verdict(send_pkt(fx, &a), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &a), VERDICT_DROP);
+	set_now(fx, 2 * NS_PER_S);
+	assert_verdict(send_pkt(fx, &b), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &b), VERDICT_DROP);
+	clear_keys(fx);
+	assert_verdict(send_pkt(fx, &a), VERDICT_DROP);
+	assert_verdict(send_pkt(fx, &b), VERDICT_DROP);
+	assert_int_equal(count_keys(fx), 0);
+
+	/* c evicts a, whose refusal ends a second before b's. */
+	assert_verdict(send_pkt(fx, &c), VERDICT_PASS);
+	assert_verdict(send_pkt(fx, &c), VERDICT_DROP);
+	clear_keys(fx);
+	assert_verdict(send_pkt(fx, &b), VERDICT_DROP);
+	assert_verdict(send_pkt(fx, &c), VERDICT_DROP);
+	assert_verdict(send_pkt(fx, &a), VERDICT_PASS);
 }
 
 /* A new rule set, a new set entry or a dry run is obeyed at once. */
@@ -1329,6 +1388,7 @@ static const struct CMUnitTest policy_tests[] = {
 
 	TEST(test_remembered_refusal_repeats_until_the_rate_allows),
 	TEST(test_remembered_refusal_forgotten_on_reload_and_dry_run),
+	TEST(test_remembered_refusals_share_a_set),
 	TEST(test_refusals_of_windows_and_rejects_always_walk),
 	TEST(test_reload_keeps_budgets_and_counters),
 	TEST(test_reload_with_changed_key_starts_fresh_budget),

@@ -243,6 +243,29 @@ static void test_keys_errors(void **state)
 		     "rules.conf:7:9: expected end of line, got \"2M\"");
 }
 
+static void test_refusals_takes_a_power_of_two(void **state)
+{
+	struct sl_config cfg;
+
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "refusals 64k"), 0);
+	assert_int_equal(cfg.refusals, 65536);
+	config_free(&cfg);
+	config_init(&cfg);
+	assert_int_equal(parse(&cfg, "refusals 1024"), 0);
+	assert_int_equal(cfg.refusals, 1024);
+	config_free(&cfg);
+
+	assert_error("refusals",
+		     "rules.conf:7:9: expected a slot count like 16384 or 64k after \"refusals\", got end of line");
+	assert_error("refusals 3000",
+		     "rules.conf:7:10: refusals must be a power of two 1024..16777216, got \"3000\"");
+	assert_error("refusals 512",
+		     "rules.conf:7:10: refusals must be a power of two 1024..16777216, got \"512\"");
+	assert_error("refusals 32M",
+		     "rules.conf:7:10: refusals must be a power of two 1024..16777216, got \"32M\"");
+}
+
 static void test_key_timeout_takes_a_duration_1s_to_1d(void **state)
 {
 	static const struct {
@@ -669,11 +692,11 @@ static void test_host_bits_set_suggests_the_network(void **state)
 static void test_unknown_statement(void **state)
 {
 	assert_error("bogus eth0",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"bogus\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, refusals, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"bogus\"");
 	assert_error("  Rule x rate 1/s",
-		     "rules.conf:7:3: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"Rule\"");
+		     "rules.conf:7:3: expected a statement (interface, malformed, keys, refusals, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"Rule\"");
 	assert_error("conn-timeouts half-open 5s",
-		     "rules.conf:7:1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"conn-timeouts\"");
+		     "rules.conf:7:1: expected a statement (interface, malformed, keys, refusals, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"conn-timeouts\"");
 }
 
 /* Rules: matches. */
@@ -1992,7 +2015,7 @@ static void test_command_line_errors_name_the_argument(void **state)
 	assert_cli_error("rule x",
 			 "argument 3: rule \"x\" has no limit; expected at least one limit: rate, window or conns");
 	assert_cli_error("frobnicate",
-			 "argument 1: expected a statement (interface, malformed, keys, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"frobnicate\"");
+			 "argument 1: expected a statement (interface, malformed, keys, refusals, key-timeout, allow, deny, rule, breaker, conn-timeout, reject-limit, event-limit, metrics, cluster), got \"frobnicate\"");
 	assert_cli_error("rule x window 2MB/h",
 			 "argument 4: window limits count packets; use rate for bytes");
 	assert_cli_error("rule x proto udp conns 5",
@@ -2218,6 +2241,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_errors),
 		cmocka_unit_test(test_keys_accepts_plain_k_and_M),
 		cmocka_unit_test(test_keys_errors),
+		cmocka_unit_test(test_refusals_takes_a_power_of_two),
 		cmocka_unit_test(test_key_timeout_takes_a_duration_1s_to_1d),
 		cmocka_unit_test(test_key_timeout_errors),
 		cmocka_unit_test(test_conn_timeout_sets_half_open_and_established),
