@@ -167,13 +167,17 @@ struct {
 	__type(value, struct sl_refusal_set);
 } sl_refusals SEC(".maps");
 
-/* Beside sl_refusals, set for set: the keys of refusals top may count. */
+/*
+ * The keys of refusals remembered while sluice top watched, by set and way
+ * of sl_refusals (index << 1 | way): only top's counts need them, so an
+ * LRU of a size fixed whatever the refusal memory's. A key it lost sends
+ * its repeat back to the walk, which counts it and remembers it anew.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_REFUSAL_DEFAULT_SLOTS / SL_REFUSAL_WAYS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct sl_refkey_set);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_TOP_KEYS * 2);
+	__type(key, __u64);
+	__type(value, struct sl_refusal_key);
 } sl_refkeys SEC(".maps");
 
 /* log2 of the refusal sets per CPU, frozen at load with the maps' size. */

@@ -49,7 +49,9 @@ struct rule_walk {
 	__u32 refused_slot;
 	__u32 refused_reason;
 	__u64 refused_until;
-	struct sl_key refused_key;	/* kept only while top watches */
+	/* Its key, kept only while top watches; also the value written to
+	 * sl_refkeys, which keeps it off the stack. */
+	struct sl_refusal_key refused;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 	struct ban_note note;	/* set only for a limited packet */
@@ -464,7 +466,7 @@ static long apply_rule(__u32 iteration, void *ctx)
 			w->refused_slot = rule->slot;
 			w->refused_reason = reason;
 			if (w->count_keys)
-				__builtin_memcpy(&w->refused_key, &key, sizeof(key));
+				__builtin_memcpy(&w->refused.key, &key, sizeof(key));
 		}
 		return 1;
 	}
@@ -538,14 +540,15 @@ static __always_inline int watched(struct sl_cfg *cfg, __u64 now)
 static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
 					     __u32 way, const struct sl_refusal *r)
 {
-	struct sl_refkey_set *keys;
+	__u64 at = (__u64)index << 1 | way;
+	struct sl_refusal_key *rk;
 
 	if (!watched(cfg, sl_now()))
 		return 1;
-	keys = bpf_map_lookup_elem(&sl_refkeys, &index);
-	if (!keys || keys->way[way].until != r->until)
+	rk = bpf_map_lookup_elem(&sl_refkeys, &at);
+	if (!rk || rk->until != r->until)
 		return 0;
-	count_key(&keys->way[way].key, 1);
+	count_key(&rk->key, 1);
 	return 1;
 }
 
@@ -616,7 +619,7 @@ static __always_inline __u32 refusal_way(const struct sl_refusal_set *set,
 
 static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 					     const struct sl_pkt *pkt,
-					     const struct rule_walk *w)
+					     struct rule_walk *w)
 {
 	__u32 index = refusal_set(pkt), way, until;
 	__u8 shape = packet_shape(pkt);
@@ -654,13 +657,10 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
 			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
 	if (w->count_keys) {
-		struct sl_refkey_set *keys = bpf_map_lookup_elem(&sl_refkeys, &index);
+		__u64 at = (__u64)index << 1 | way;
 
-		if (keys) {
-			__builtin_memcpy(&keys->way[way].key, &w->refused_key,
-					 sizeof(keys->way[way].key));
-			keys->way[way].until = until;
-		}
+		w->refused.until = until;
+		bpf_map_update_elem(&sl_refkeys, &at, &w->refused, BPF_ANY);
 	}
 }
 

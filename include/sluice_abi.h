@@ -545,20 +545,15 @@ struct sl_refusal_set {
 };
 
 /*
- * The key of a refusal remembered while sluice top watched, in the way of
- * the sl_refkeys set beside the sl_refusals set it was remembered in, so a
- * repeat refused from memory still counts for its key. until ties it to
- * that refusal: a refusal remembered while nobody watched finds another's
- * (or none) here.
+ * The key of a refusal remembered while sluice top watched (SL_MAP_REFKEYS,
+ * by the set and way it was remembered in), so a repeat refused from
+ * memory still counts for its key. until ties it to that refusal: a
+ * refusal remembered while nobody watched finds another's (or none) here.
  */
 struct sl_refusal_key {
 	struct sl_key key;
 	__u32 until;
 	__u32 pad;
-};
-
-struct sl_refkey_set {
-	struct sl_refusal_key way[SL_REFUSAL_WAYS];
 };
 
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */

@@ -190,7 +190,6 @@ int attach__size_refusals(struct sluice *skel, __u32 slots)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	__u32 bits = 0, entries;
-	int ret;
 
 	if (!slots)
 		slots = SL_REFUSAL_DEFAULT_SLOTS;
@@ -203,10 +202,7 @@ int attach__size_refusals(struct sluice *skel, __u32 slots)
 		return -EINVAL;
 	entries = (__u32)ncpus << bits;
 	skel->rodata->sl_refusal_bits = bits;
-	ret = bpf_map__set_max_entries(skel->maps.sl_refusals, entries);
-	if (!ret)
-		ret = bpf_map__set_max_entries(skel->maps.sl_refkeys, entries);
-	return ret;
+	return bpf_map__set_max_entries(skel->maps.sl_refusals, entries);
 }
 
 /*
