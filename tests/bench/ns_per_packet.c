@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "attach.h"
 #include "config.h"
 #include "ruleset.h"
 #include "sluice.skel.h"
@@ -310,7 +311,9 @@ static void load_ruleset(int id, struct loaded *l)
 		fprintf(stderr, "ns_per_packet: sluice__open: %s\n", strerror(errno));
 		exit(1);
 	}
-	ret = sluice__load(l->skel);
+	ret = attach__size_refusals(l->skel, 0);
+	if (!ret)
+		ret = sluice__load(l->skel);
 	if (ret) {
 		fprintf(stderr, "ns_per_packet: sluice__load: %s (root?)\n", strerror(-ret));
 		exit(1);

@@ -63,6 +63,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "attach.h"
 #include "config.h"
 #include "ruleset.h"
 #include "sluice.skel.h"
@@ -1311,7 +1312,9 @@ static void inst_load(struct inst *in, const char *name, bool drop)
 	if (!in->skel)
 		die("sluice__open: %s", strerror(errno));
 	in->skel->rodata->sl_use_test_clock = 1;
-	ret = sluice__load(in->skel);
+	ret = attach__size_refusals(in->skel, 0);
+	if (!ret)
+		ret = sluice__load(in->skel);
 	if (ret)
 		die("sluice__load: %s (run as root)", strerror(-ret));
 	in->prog_fd = bpf_program__fd(in->skel->progs.sluice_xdp);
