@@ -52,6 +52,13 @@ struct rule_walk {
 	/* Its key, kept only while top watches; also the value written to
 	 * sl_refkeys, which keeps it off the stack. */
 	struct sl_refusal_key refused;
+	/* What made room in the key map last: a sweep's pass, a new rule set. */
+	__u64 room;
+	/* This CPU found the key map full: no insert before this time unless
+	 * room has changed since. Never reset by a packet: these carry over
+	 * from one to the next. */
+	__u64 keys_full_until;
+	__u64 keys_full_room;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 	struct ban_note note;	/* set only for a limited packet */
@@ -144,8 +151,15 @@ static __always_inline int keeps_state(const struct sl_rule *rule)
 	return !(rule->n_limits == 1 && rule->conns_limit) || rule->ban_after;
 }
 
-/* The key's state, or NULL when the map is full (it never evicts). */
-static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
+/*
+ * The key's state, or NULL when the map is full (it never evicts). A
+ * failed insert costs a bucket lock and a search of every CPU's free list,
+ * and under a spoofed flood every packet would pay it: after one, this
+ * CPU takes the map as full for SL_KEYS_FULL_RETRY_NS, or until a sweep
+ * finishes a pass or a rule set is applied (either may delete keys).
+ */
+static __always_inline struct sl_key_state *key_state(const struct sl_key *key,
+						      struct rule_walk *w)
 {
 	static const struct sl_key_state fresh;
 	struct sl_key_state *st = bpf_map_lookup_elem(&sl_keys, key);
@@ -153,10 +167,15 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key)
 
 	if (st)
 		return st;
+	if (w->now < w->keys_full_until && w->keys_full_room == w->room)
+		return NULL;
 	/* Losing the insert race to another CPU is fine: both use its entry. */
 	err = bpf_map_update_elem(&sl_keys, key, &fresh, BPF_NOEXIST);
-	if (err && err != -EEXIST)
+	if (err && err != -EEXIST) {
+		w->keys_full_until = w->now + SL_KEYS_FULL_RETRY_NS;
+		w->keys_full_room = w->room;
 		return NULL;
+	}
 	return bpf_map_lookup_elem(&sl_keys, key);
 }
 
@@ -413,7 +432,7 @@ static long apply_rule(__u32 iteration, void *ctx)
 	st = NULL;
 	full = 0;
 	if (keeps_state(rule)) {
-		st = key_state(&key);
+		st = key_state(&key, w);
 		full = !st;
 	}
 	/* A new key the full map has no room for: refused as over the limit,
@@ -906,6 +925,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->tcp_syn = pkt.tcp_syn;
 	w->rules = rules;
 	w->now = now;
+	w->room = cfg->keys_swept_ns ^ cfg->gen;
 	w->gen = gen;
 	w->len = len;
 	w->dry_run = cfg->dry_run;

@@ -556,6 +556,10 @@ struct sl_refusal_key {
 	__u32 pad;
 };
 
+/* After a failed insert into the full key map, a CPU tries again only
+ * after this long (the sweep may have made room meanwhile). */
+#define SL_KEYS_FULL_RETRY_NS	1000000ull
+
 /* Compare-and-swap attempts per limiter update before giving up (fail closed). */
 #define SL_CAS_TRIES		8
 

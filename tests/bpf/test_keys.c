@@ -13,6 +13,9 @@
  *
  * Run as root: build/tests/test_keys
  */
+#define _GNU_SOURCE
+#include <sched.h>
+
 #include "bpf_fixture.h"
 #include "keysweep.h"
 
@@ -142,6 +145,39 @@ static void test_full_map_on_full_drop_refuses_new_keys_keeps_old_ones_exact(voi
  * no state to limit them with), counted as keys_full; the old keys keep
  * their exact limits.
  */
+/*
+ * A CPU whose insert failed tries the next only a millisecond later, so a
+ * spoofed flood does not pay a failed insert per packet; room made behind
+ * its back (here: a delete outside any sweep) is found then. The test
+ * stays on one CPU: the memory of the failure is that CPU's.
+ */
+static void test_full_map_retries_inserts_a_millisecond_later(void **state)
+{
+	struct fx *fx = *state;
+	cpu_set_t was, one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	configure(fx, RATE_DROP);
+	set_now(fx, NS_PER_S);
+	fill(fx);
+	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_DROP);
+	clear_keys(fx);
+	set_now(fx, NS_PER_S + SL_KEYS_FULL_RETRY_NS - 1);
+	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_DROP);
+	assert_false(has_key(fx, "r", 9));
+	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
+	set_now(fx, NS_PER_S + SL_KEYS_FULL_RETRY_NS);
+	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_PASS);
+	assert_true(has_key(fx, "r", 9));
+	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
+
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
 static void test_full_map_on_full_pass_admits_new_keys_counted(void **state)
 {
 	struct fx *fx = *state;
@@ -424,6 +460,7 @@ static const struct CMUnitTest tests[] = {
 	TEST_SMALL(test_full_map_on_full_pass_admits_new_keys_counted),
 	TEST_SMALL(test_full_map_on_full_drop_takes_the_rules_action_and_dry_run),
 	TEST_SMALL(test_full_map_conns_still_count_without_key_state),
+	TEST_SMALL(test_full_map_retries_inserts_a_millisecond_later),
 	TEST_SMALL(test_sweep_reclaims_quiet_keys_keeps_busy_ones),
 	TEST_SMALL(test_sweep_keeps_window_keys_until_both_windows_lapse),
 	TEST_SMALL(test_sweep_keeps_keys_whose_ban_count_still_counts),
