@@ -10,8 +10,10 @@
  *       thread pinned per CPU. Prints one JSON line: packets offered, the
  *       first start and last end (CLOCK_MONOTONIC ns); with --stamp 1 also
  *       the first and last frame's time as the program saw it.
- *   slbench sink IFACE drop|pass PINFILE    attach a counting XDP_DROP or
- *                                           XDP_PASS, pin its counter
+ *   slbench sink IFACE drop|pass|hash|array PINFILE
+ *       Attach a counting XDP_DROP or XDP_PASS, or a floor (sink.bpf.c: one
+ *       hash-map lookup or one array slot per source, then XDP_DROP), and
+ *       pin its counter.
  *   slbench sink IFACE detach
  *   slbench rate PINFILE 0 SECONDS [IFACE]
  *       Packets per second counted in entry 0 of a per-CPU array of
@@ -325,11 +327,13 @@ static int cmd_gen(int argc, char **argv)
 static int cmd_sink(int argc, char **argv)
 {
 	const char *ifname = argv[0];
+	struct bpf_program *prog, *want;
 	struct sink *skel;
+	char name[32];
 	int ifindex, err;
 
 	if (argc < 2)
-		die("sink IFACE drop|pass PINFILE | sink IFACE detach");
+		die("sink IFACE drop|pass|hash|array PINFILE | sink IFACE detach");
 	ifindex = ifindex_of(ifname);
 	if (!strcmp(argv[1], "detach")) {
 		err = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
@@ -338,14 +342,27 @@ static int cmd_sink(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 3)
-		die("sink IFACE drop|pass PINFILE");
-	skel = sink__open_and_load();
+		die("sink IFACE drop|pass|hash|array PINFILE");
+	skel = sink__open();
 	if (!skel)
-		die("sink: load: %s", strerror(errno));
-	err = bpf_xdp_attach(ifindex,
-			     bpf_program__fd(!strcmp(argv[1], "drop") ?
-					     skel->progs.sink_drop : skel->progs.sink_pass),
-			     XDP_FLAGS_DRV_MODE, NULL);
+		die("sink: open: %s", strerror(errno));
+	snprintf(name, sizeof(name), "sink_%s", argv[1]);
+	want = bpf_object__find_program_by_name(skel->obj, name);
+	if (!want)
+		die("sink: '%s' is not one of drop, pass, hash, array", argv[1]);
+	/*
+	 * Only the chosen program and its maps: the floors' maps are
+	 * preallocated for a million sources (tens of MB), and each floor
+	 * starts from empty state.
+	 */
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == want);
+	bpf_map__set_autocreate(skel->maps.sink_src, want == skel->progs.sink_hash);
+	bpf_map__set_autocreate(skel->maps.sink_slot, want == skel->progs.sink_array);
+	err = sink__load(skel);
+	if (err)
+		die("sink: load: %s", strerror(-err));
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(want), XDP_FLAGS_DRV_MODE, NULL);
 	if (err)
 		die("attach to %s: %s", ifname, strerror(-err));
 	unlink(argv[2]);
