@@ -142,13 +142,16 @@ write_configs() {
 	rule udp-pps proto udp key src rate 1000/s burst 100 action drop
 	EOF
 	cat >"$TMP/bL.conf" <<-EOF
-	# (b) every source over its limit: after its first frame, all dropped
+	# (b) every source over its limit: after its first frame, all dropped;
+	# state and refusal memory sized for a million sources
 	keys 1M
+	refusals 2M
 	rule udp-pps proto udp key src rate 1/m burst 1 action drop
 	EOF
 	{
 		echo "# (c) 16 rules; the traffic (UDP to port 9) matches only the last"
 		echo "keys 1M"
+		echo "refusals 2M"
 		cat <<-EOF
 		rule r01 proto tcp dport 80,443 key src rate 2000/s burst 4000 action drop
 		rule r02 proto tcp dport 22 syn key src rate 10/m burst 5 action drop
@@ -171,6 +174,7 @@ write_configs() {
 	{
 		echo "# (c) 10,000 deny prefixes, none covering the traffic (10.0.0.0/8)"
 		echo "keys 1M"
+		echo "refusals 2M"
 		echo "rule udp-pps proto udp key src rate 1/m burst 1 action drop"
 		deny_list 10000
 	} >"$TMP/c10k.conf"
