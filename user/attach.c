@@ -398,6 +398,42 @@ int attach__detach(const char *ifname, struct sl_error *err)
 	return ret;
 }
 
+/* Slots per CPU of the refusal memory the attached program uses; 0 if none. */
+static unsigned live_refusal_slots(__u32 prog_id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64], i, n;
+	int ncpus = libbpf_num_possible_cpus();
+	unsigned slots = 0;
+	int fd, map_fd;
+
+	fd = bpf_prog_get_fd_by_id(prog_id);
+	if (fd < 0 || ncpus <= 0)
+		goto out;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		goto out;
+	n = info.nr_map_ids < sizeof(ids) / sizeof(ids[0]) ? info.nr_map_ids :
+							      sizeof(ids) / sizeof(ids[0]);
+	for (i = 0; i < n && !slots; i++) {
+		struct bpf_map_info m = {};
+		__u32 mlen = sizeof(m);
+
+		map_fd = bpf_map_get_fd_by_id(ids[i]);
+		if (map_fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(map_fd, &m, &mlen) &&
+		    !strcmp(m.name, SL_MAP_REFUSALS))
+			slots = m.max_entries / ncpus * SL_REFUSAL_WAYS;
+		close(map_fd);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return slots;
+}
+
 int attach__status(const char *ifname, struct sl_iface_status *st,
 		   struct sl_error *err)
 {
@@ -459,6 +495,8 @@ int attach__status(const char *ifname, struct sl_iface_status *st,
 	}
 	if (st->ifindex && !bpf_xdp_query(st->ifindex, 0, &q))
 		st->mode = mode_name(q.attach_mode);
+	if (st->prog_id)
+		st->refusal_slots = live_refusal_slots(st->prog_id);
 out:
 	pins__close(&pins);
 	return ret;

@@ -43,6 +43,7 @@ struct sl_iface_status {
 	unsigned generation, n_rules;
 	bool dry_run;
 	unsigned keys_capacity;
+	unsigned refusal_slots;		/* per CPU, of the attached program */
 	unsigned n_breakers;
 	struct sl_breaker_stats breakers[SL_MAX_BREAKERS];
 	__u64 read_ns;			/* CLOCK_MONOTONIC when read */

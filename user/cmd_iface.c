@@ -161,10 +161,10 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		json_string(stdout, st->ifname);
 		printf(",\"ifindex\":%d,\"mode\":\"%s\",\"prog_id\":%u,\"link_id\":%u,"
 		       "\"generation\":%u,\"rules\":%u,\"dry_run\":%s,\"keys_capacity\":%u,"
-		       "\"bans_active\":%llu,",
+		       "\"refusal_slots\":%u,\"bans_active\":%llu,",
 		       st->ifindex, st->mode, st->prog_id, st->link_id, st->generation,
 		       st->n_rules, st->dry_run ? "true" : "false", st->keys_capacity,
-		       st->bans_active);
+		       st->refusal_slots, st->bans_active);
 		if (st->keys_swept_ago_s < 0)
 			fputs("\"keys_swept_ago_s\":null,", stdout);
 		else
@@ -174,11 +174,11 @@ static void print_status(const struct sl_iface_status *st, bool json, bool first
 		putchar('}');
 		return;
 	}
-	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u, %llu ban%s",
+	printf("%s: %s, prog %u, link %u, generation %u, %u rule%s%s, key capacity %u, refusal slots %u per CPU, %llu ban%s",
 	       st->ifname, st->mode, st->prog_id, st->link_id, st->generation,
 	       st->n_rules, st->n_rules == 1 ? "" : "s",
 	       st->dry_run ? ", dry run" : "", st->keys_capacity,
-	       st->bans_active, st->bans_active == 1 ? "" : "s");
+	       st->refusal_slots, st->bans_active, st->bans_active == 1 ? "" : "s");
 	if (st->keys_swept_ago_s < 0)
 		printf(", keys never swept\n");
 	else

@@ -53,6 +53,9 @@ int cmd_load(const char *path, int argc, char **argv)
 		goto out;
 	}
 	code = cli_apply(path, pos[0], &conf);
+	if (code == SL_EXIT_OK && conf.refusals && conf.refusals != st.refusal_slots)
+		fprintf(stderr, "%s: refusals %u: recorded; the refusal memory keeps %u slots per CPU until the next attach\n",
+			pos[0], conf.refusals, st.refusal_slots);
 out:
 	config_free(&conf);
 	return code;
