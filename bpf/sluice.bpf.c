@@ -13,6 +13,7 @@
 #include "sluice_abi.h"
 #include "sluice_limiter.h"
 #include "maps.bpf.h"
+#include "keyfilter.bpf.h"
 #include "parse.bpf.h"
 #include "conns.bpf.h"
 #include "reject.bpf.h"
@@ -59,6 +60,8 @@ struct rule_walk {
 	 * from one to the next. */
 	__u64 keys_full_until;
 	__u64 keys_full_room;
+	__u32 keyfilter_half;	/* sl_cfg.keyfilter_half as the packet began */
+	__u32 pad2;
 	/* Slots this SYN reserved, in the form the flow entry keeps them. */
 	struct sl_flow flow;
 	struct ban_note note;	/* set only for a limited packet */
@@ -156,19 +159,24 @@ static __always_inline int keeps_state(const struct sl_rule *rule)
  * failed insert costs a bucket lock and a search of every CPU's free list,
  * and under a spoofed flood every packet would pay it: after one, this
  * CPU takes the map as full for SL_KEYS_FULL_RETRY_NS, or until a sweep
- * finishes a pass or a rule set is applied (either may delete keys).
+ * finishes a pass or a rule set is applied (either may delete keys), and
+ * looks up only keys the filter says may have state.
  */
 static __always_inline struct sl_key_state *key_state(const struct sl_key *key,
 						      struct rule_walk *w)
 {
 	static const struct sl_key_state fresh;
-	struct sl_key_state *st = bpf_map_lookup_elem(&sl_keys, key);
+	struct sl_key_state *st;
+	int full = w->now < w->keys_full_until && w->keys_full_room == w->room;
 	long err;
 
-	if (st)
-		return st;
-	if (w->now < w->keys_full_until && w->keys_full_room == w->room)
+	/* A full map's new keys, a spoofed flood's, are told by the filter. */
+	if (full && !keyfilter_may_hold(key, w->keyfilter_half))
 		return NULL;
+	st = bpf_map_lookup_elem(&sl_keys, key);
+	if (st || full)
+		return st;
+	keyfilter_add(key);
 	/* Losing the insert race to another CPU is fine: both use its entry. */
 	err = bpf_map_update_elem(&sl_keys, key, &fresh, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
@@ -176,6 +184,8 @@ static __always_inline struct sl_key_state *key_state(const struct sl_key *key,
 		w->keys_full_room = w->room;
 		return NULL;
 	}
+	if (!err)
+		keyfilter_add(key);
 	return bpf_map_lookup_elem(&sl_keys, key);
 }
 
@@ -926,6 +936,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	w->rules = rules;
 	w->now = now;
 	w->room = cfg->keys_swept_ns ^ cfg->gen;
+	w->keyfilter_half = cfg->keyfilter_half;
 	w->gen = gen;
 	w->len = len;
 	w->dry_run = cfg->dry_run;
@@ -1035,6 +1046,13 @@ int sluice_ctl(struct sl_ctl *ctl)
 		__builtin_memcpy(&bk, &ctl->ban_key, sizeof(bk));
 		ctl->result = ban_expire(&bk, sl_now(), &ctl->ban);
 		break;
+	case SL_CTL_KEYFILTER_REBUILD: {
+		__u32 zero = 0;
+		struct sl_cfg *cfg = bpf_map_lookup_elem(&sl_cfg, &zero);
+
+		ctl->result = cfg ? keyfilter_rebuild(cfg) : -1;
+		break;
+	}
 	}
 	return 0;
 }

@@ -280,7 +280,8 @@ struct sl_cfg {
 	/* `refusals N` as configured (0: the default), so an attach without
 	 * a configuration sizes the refusal memory as the last one did. */
 	__u32 refusal_slots;
-	__u32 pad4;
+	/* The half of SL_MAP_KEYFILTER the data path reads (keyfilter.bpf.h). */
+	__u32 keyfilter_half;
 };
 
 /*
@@ -464,6 +465,8 @@ enum sl_ctl_op {
 	SL_CTL_ADJUST = 2,	/* add delta to the count of conn */
 	SL_CTL_DROP_IF_ZERO = 3,	/* delete the count of conn if it is 0 */
 	SL_CTL_BAN_EXPIRE = 4,	/* ban_key: mark ended if expired, delete if forgotten */
+	/* rebuild the key filter from the key map; result: keys seen */
+	SL_CTL_KEYFILTER_REBUILD = 5,
 };
 
 /* SL_CTL_BAN_EXPIRE's result bits. */
@@ -555,6 +558,16 @@ struct sl_refusal_key {
 	__u32 until;
 	__u32 pad;
 };
+
+/*
+ * The filter of keys that may have state (bpf/keyfilter.bpf.h): a half
+ * has 16 bits per key-map entry, rounded up to a power of two of 64-bit
+ * words; two bits per key, in one word.
+ */
+#define SL_MAP_KEYFILTER	"sl_keyfilter"
+#define SL_KEYFILTER_BITS_PER_KEY	16
+#define SL_KEYFILTER_MIN_BITS	6
+#define SL_KEYFILTER_DEFAULT_BITS	16	/* for SL_DEFAULT_KEYS */
 
 /* After a failed insert into the full key map, a CPU tries again only
  * after this long (the sweep may have made room meanwhile). */

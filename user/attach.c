@@ -179,11 +179,22 @@ static int prepare_maps(struct sluice *skel, const struct sl_attach_opts *opts,
 				  cap);
 			return -EINVAL;
 		}
-		return bpf_map__set_max_entries(skel->maps.sl_keys, cap);
+	} else {
+		cap = opts->conf && opts->conf->keys ? (int)opts->conf->keys : SL_DEFAULT_KEYS;
 	}
-	if (opts->conf && opts->conf->keys)
-		return bpf_map__set_max_entries(skel->maps.sl_keys, opts->conf->keys);
-	return 0;
+	ret = bpf_map__set_max_entries(skel->maps.sl_keys, cap);
+	return ret ? ret : attach__size_keyfilter(skel, cap);
+}
+
+int attach__size_keyfilter(struct sluice *skel, __u32 keys)
+{
+	__u64 words = (__u64)keys * SL_KEYFILTER_BITS_PER_KEY / 64;
+	__u32 bits = SL_KEYFILTER_MIN_BITS;
+
+	while ((1ull << bits) < words)
+		bits++;
+	skel->rodata->sl_keyfilter_bits = bits;
+	return bpf_map__set_max_entries(skel->maps.sl_keyfilter, 2u << bits);
 }
 
 int attach__size_refusals(struct sluice *skel, __u32 slots)

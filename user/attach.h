@@ -31,6 +31,9 @@ struct sluice;
  */
 int attach__size_refusals(struct sluice *skel, __u32 slots);
 
+/* Sizes the key filter of an opened object for a key map of keys entries. */
+int attach__size_keyfilter(struct sluice *skel, __u32 keys);
+
 /* Detaches and removes every pin; state is gone afterwards. */
 int attach__detach(const char *ifname, struct sl_error *err);
 

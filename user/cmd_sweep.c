@@ -50,7 +50,7 @@ int cmd_sweep(const char *path, int argc, char **argv)
 	now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	ret = sweep__run(&pins.maps, ctl_fd, now, &res, &err);
 	if (!ret)
-		ret = keysweep__run(&pins.maps, now, &keys, &kres, &err);
+		ret = keysweep__run(&pins.maps, ctl_fd, now, &keys, &kres, &err);
 	close(ctl_fd);
 	pins__close(&pins);
 	if (ret) {

@@ -286,12 +286,12 @@ out:
 	config_free(&conf);
 }
 
-static void sweep_keys(struct daemon *d, const struct sl_pins *pins)
+static void sweep_keys(struct daemon *d, const struct sl_pins *pins, int ctl_fd)
 {
 	struct sl_key_sweep_result res;
 	struct sl_error err = {};
 
-	if (keysweep__run(&pins->maps, monotonic_ns(), &d->keys, &res, &err)) {
+	if (keysweep__run(&pins->maps, ctl_fd, monotonic_ns(), &d->keys, &res, &err)) {
 		say(d, "error", "sweep", "%s", err.msg);
 		return;
 	}
@@ -323,8 +323,8 @@ static void sweep(struct daemon *d)
 		return;
 	}
 	ret = sweep__run(&pins.maps, ctl_fd, monotonic_ns(), &res, &err);
+	sweep_keys(d, &pins, ctl_fd);
 	close(ctl_fd);
-	sweep_keys(d, &pins);
 	pins__close(&pins);
 	if (ret) {
 		say(d, "error", "sweep", "%s", err.msg);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 
 #include "keysweep.h"
+#include "sweep.h"
 #include "sluice_limiter.h"
 
 #define BATCH	4096
@@ -117,6 +118,16 @@ static int delete_keys(int fd, struct sl_key *keys, __u32 n,
 	return 0;
 }
 
+static int rebuild_keyfilter(int ctl_fd)
+{
+	struct sl_ctl ctl = { .op = SL_CTL_KEYFILTER_REBUILD };
+	int ret = sweep__ctl(ctl_fd, &ctl);
+
+	if (!ret && ctl.result < 0)
+		ret = -EIO;
+	return ret;
+}
+
 static int record_pass(const struct sl_maps *maps, __u64 now)
 {
 	struct sl_cfg cfg;
@@ -130,8 +141,9 @@ static int record_pass(const struct sl_maps *maps, __u64 now)
 	return bpf_map_update_elem(maps->cfg, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-int keysweep__run(const struct sl_maps *maps, __u64 now_ns, struct sl_key_sweep *ks,
-		  struct sl_key_sweep_result *res, struct sl_error *err)
+int keysweep__run(const struct sl_maps *maps, int ctl_fd, __u64 now_ns,
+		  struct sl_key_sweep *ks, struct sl_key_sweep_result *res,
+		  struct sl_error *err)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct sl_key *keys = malloc(BATCH * sizeof(*keys));
@@ -188,7 +200,9 @@ int keysweep__run(const struct sl_maps *maps, __u64 now_ns, struct sl_key_sweep 
 		if (last) {
 			ks->in_pass = false;
 			res->pass_done = true;
-			ret = record_pass(maps, now_ns);
+			ret = rebuild_keyfilter(ctl_fd);
+			if (!ret)
+				ret = record_pass(maps, now_ns);
 			break;
 		}
 		ks->cursor = next;

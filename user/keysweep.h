@@ -41,12 +41,14 @@ struct sl_key_sweep_result {
 /*
  * Reads keys from where ks stands, up to ks->budget, at monotonic time
  * now_ns, and deletes those whose state has said nothing for the
- * interface's key-timeout. A call that finishes a pass records now_ns as
- * sl_cfg.keys_swept_ns. The caller holds the pin lock, so the rule set
- * cannot change under the sweep. Returns 0 or a negative errno with err
- * filled.
+ * interface's key-timeout. A call that finishes a pass rebuilds the key
+ * filter through the control program ctl_fd (so deleted keys' bits go)
+ * and records now_ns as sl_cfg.keys_swept_ns. The caller holds the pin
+ * lock, so the rule set cannot change under the sweep. Returns 0 or a
+ * negative errno with err filled.
  */
-int keysweep__run(const struct sl_maps *maps, __u64 now_ns, struct sl_key_sweep *ks,
-		  struct sl_key_sweep_result *res, struct sl_error *err);
+int keysweep__run(const struct sl_maps *maps, int ctl_fd, __u64 now_ns,
+		  struct sl_key_sweep *ks, struct sl_key_sweep_result *res,
+		  struct sl_error *err);
 
 #endif /* SLUICE_KEYSWEEP_H */

@@ -378,7 +378,8 @@ static inline int setup_object(void **state, bool test_clock, __u32 keys)
 		goto fail;
 	}
 	fx->skel->rodata->sl_use_test_clock = test_clock;
-	if (keys && bpf_map__set_max_entries(fx->skel->maps.sl_keys, keys))
+	if (keys && (bpf_map__set_max_entries(fx->skel->maps.sl_keys, keys) ||
+		     attach__size_keyfilter(fx->skel, keys)))
 		goto fail;
 	if (attach__size_refusals(fx->skel, 0))
 		goto fail;

@@ -83,7 +83,8 @@ static struct sl_key_sweep_result sweep_keys(struct fx *fx, uint64_t now,
 	struct sl_key_sweep whole = {};
 	struct sl_key_sweep_result res;
 	struct sl_error err = {};
-	int ret = keysweep__run(&fx->maps, now, ks ? ks : &whole, &res, &err);
+	int ret = keysweep__run(&fx->maps, bpf_program__fd(fx->skel->progs.sluice_ctl),
+				 now, ks ? ks : &whole, &res, &err);
 
 	if (ret)
 		fail_msg("keysweep__run at %" PRIu64 ": %d: %s", now, ret, err.msg);
@@ -173,6 +174,48 @@ static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 	set_now(fx, NS_PER_S + SL_KEYS_FULL_RETRY_NS);
 	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_PASS);
 	assert_true(has_key(fx, "r", 9));
+	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
+
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
+/*
+ * With the map full, a CPU looks up only the keys the filter says may
+ * have state. Sweeps rebuild the filter from the key map, each into the
+ * half not in use; after three (both halves rebuilt, one of them twice),
+ * every key with state is still found: it spends its burst and is refused
+ * by its rate, never as keys_full, while new keys are refused as keys_full.
+ */
+static void test_full_map_filter_keeps_finding_keys_with_state(void **state)
+{
+	struct fx *fx = *state;
+	cpu_set_t was, one;
+	unsigned i, pass;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	configure(fx, RATE_DROP);
+	set_now(fx, NS_PER_S);
+	fill(fx);
+	set_now(fx, 100 * NS_PER_S);
+	assert_int_equal(sweep_keys(fx, 100 * NS_PER_S, NULL).reclaimed, SMALL_KEYS);
+	for (i = 11; i < 11 + SMALL_KEYS; i++)
+		assert_verdict(send_from(fx, &dns4, client(i)), VERDICT_PASS);
+	for (pass = 0; pass < 2; pass++)
+		assert_int_equal(sweep_keys(fx, 100 * NS_PER_S, NULL).reclaimed, 0);
+	assert_int_equal(count_keys(fx), SMALL_KEYS);
+
+	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_DROP);
+	assert_cnt(fx, SL_CNT_KEYS_FULL, 1);
+	for (i = 11; i < 11 + SMALL_KEYS; i++) {
+		assert_verdict(send_from(fx, &dns4, client(i)), VERDICT_PASS);
+		assert_verdict(send_from(fx, &dns4, client(i)), VERDICT_DROP);
+	}
+	assert_cnt(fx, SL_CNT_RATE, SMALL_KEYS);
+	assert_verdict(send_from(fx, &dns4, client(10)), VERDICT_DROP);
 	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
 
 	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
@@ -461,6 +504,7 @@ static const struct CMUnitTest tests[] = {
 	TEST_SMALL(test_full_map_on_full_drop_takes_the_rules_action_and_dry_run),
 	TEST_SMALL(test_full_map_conns_still_count_without_key_state),
 	TEST_SMALL(test_full_map_retries_inserts_a_millisecond_later),
+	TEST_SMALL(test_full_map_filter_keeps_finding_keys_with_state),
 	TEST_SMALL(test_sweep_reclaims_quiet_keys_keeps_busy_ones),
 	TEST_SMALL(test_sweep_keeps_window_keys_until_both_windows_lapse),
 	TEST_SMALL(test_sweep_keeps_keys_whose_ban_count_still_counts),
