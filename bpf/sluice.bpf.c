@@ -662,7 +662,8 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	if (end - w->now > (__u64)SL_REFUSAL_MAX_HOLD << SL_REFUSAL_TIME_SHIFT)
 		end = w->now + ((__u64)SL_REFUSAL_MAX_HOLD << SL_REFUSAL_TIME_SHIFT);
 	until = end >> SL_REFUSAL_TIME_SHIFT;
-	/* 0 marks a way empty; the same time a unit later serves as well. */
+	/* 0 marks a way empty: a refusal ending in unit 0 of the clock's
+	 * 32-bit wrap (one in 73 minutes) is left to the walk. */
 	if (!until || !before_until(w->now, until))
 		return;
 	set = bpf_map_lookup_elem(&sl_refusals, &index);
