@@ -245,6 +245,45 @@ static int size_refusals(struct sluice *skel, const struct sl_attach_opts *opts,
 	return ret;
 }
 
+/*
+ * A pinned map this build would shape otherwise (another build made it)
+ * cannot be reused; say which and what to do, rather than leave it to
+ * libbpf's messages.
+ */
+static int check_pinned_maps(struct sluice *skel, const char *ifname,
+			     struct sl_error *err)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, skel->obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		const char *path = bpf_map__pin_path(map);
+		bool same;
+		int fd;
+
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		same = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		       info.type == bpf_map__type(map) &&
+		       info.key_size == bpf_map__key_size(map) &&
+		       info.value_size == bpf_map__value_size(map) &&
+		       info.max_entries == bpf_map__max_entries(map) &&
+		       info.map_flags == bpf_map__map_flags(map);
+		close(fd);
+		if (!same) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "pinned map %s was made by another build of sluice; \"sluice detach %s\" (its state is lost) and attach again",
+				 bpf_map__name(map), ifname);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static __u32 xdp_flags(int mode)
 {
 	switch (mode) {
@@ -335,6 +374,8 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 		goto out;
 	}
 	ret = size_refusals(skel, opts, err);
+	if (!ret)
+		ret = check_pinned_maps(skel, opts->ifname, err);
 	if (ret)
 		goto out;
 	ret = sluice__load(skel);
