@@ -373,9 +373,10 @@ int attach__run(const struct sl_attach_opts *opts, struct sl_error *err)
 			errf(err, ret, "sizing the key map");
 		goto out;
 	}
-	ret = size_refusals(skel, opts, err);
+	/* The pins first: size_refusals() reads the pinned sl_cfg. */
+	ret = check_pinned_maps(skel, opts->ifname, err);
 	if (!ret)
-		ret = check_pinned_maps(skel, opts->ifname, err);
+		ret = size_refusals(skel, opts, err);
 	if (ret)
 		goto out;
 	ret = sluice__load(skel);
