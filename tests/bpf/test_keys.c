@@ -146,6 +146,17 @@ static void test_full_map_on_full_drop_refuses_new_keys_keeps_old_ones_exact(voi
  * no state to limit them with), counted as keys_full; the old keys keep
  * their exact limits.
  */
+/* The full-map hint is per CPU: tests of it run on one, then move back. */
+static void stay_on_this_cpu(cpu_set_t *was)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(*was), was), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
 /*
  * A CPU whose insert failed tries the next only a millisecond later, so a
  * spoofed flood does not pay a failed insert per packet; room made behind
@@ -155,12 +166,9 @@ static void test_full_map_on_full_drop_refuses_new_keys_keeps_old_ones_exact(voi
 static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 {
 	struct fx *fx = *state;
-	cpu_set_t was, one;
+	cpu_set_t was;
 
-	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	stay_on_this_cpu(&was);
 
 	configure(fx, RATE_DROP);
 	set_now(fx, NS_PER_S);
@@ -189,13 +197,10 @@ static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 static void test_full_map_filter_keeps_finding_keys_with_state(void **state)
 {
 	struct fx *fx = *state;
-	cpu_set_t was, one;
+	cpu_set_t was;
 	unsigned i, pass;
 
-	assert_int_equal(sched_getaffinity(0, sizeof(was), &was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	stay_on_this_cpu(&was);
 
 	configure(fx, RATE_DROP);
 	set_now(fx, NS_PER_S);
