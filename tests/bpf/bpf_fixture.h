@@ -653,6 +653,21 @@ static inline __u32 rule_slot(struct fx *fx, const char *name, unsigned *pos_out
 	return 0;
 }
 
+/* The active rule called name, as the data path reads it. */
+static inline struct sl_rule active_rule(struct fx *fx, const char *name)
+{
+	struct sl_cfg cfg = read_cfg(fx);
+	struct sl_rule r;
+	unsigned pos;
+	__u32 index;
+
+	rule_slot(fx, name, &pos);
+	index = SL_RULE_INDEX(cfg.gen & 1, pos);
+	if (bpf_map_lookup_elem(fx->maps.rules, &index, &r))
+		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
+	return r;
+}
+
 static inline struct sl_rule_counter rule_count(struct fx *fx, const char *name)
 {
 	struct sl_rule_counter v[fx->ncpus], sum = {};

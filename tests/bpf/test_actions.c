@@ -1205,18 +1205,10 @@ static unsigned admits_at(struct fx *fx, uint64_t t, const struct frame *f,
 static uint64_t window_word(struct fx *fx, const char *rule, const char *src,
 			    unsigned limit)
 {
-	struct sl_cfg cfg = read_cfg(fx);
 	struct sl_key key = { .family = SL_FAM_IP4 };
 	struct sl_key_state st;
-	struct sl_rule r;
-	unsigned pos;
-	__u32 index;
 
-	rule_slot(fx, rule, &pos);
-	index = SL_RULE_INDEX(cfg.gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &r))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	key.rule_uid = r.uid;
+	key.rule_uid = active_rule(fx, rule).uid;
 	put_addr(key.addr, 4, src);
 	if (bpf_map_lookup_elem(fx->maps.keys, &key, &st))
 		fail_msg("no sl_keys state for rule %s, %s", rule, src);
@@ -1385,25 +1377,11 @@ static unsigned map_entries(int fd, size_t key_size)
 #define n_flows(fx)	map_entries((fx)->maps.flows, sizeof(struct sl_flow_key))
 #define n_counts(fx)	map_entries((fx)->maps.conns, sizeof(struct sl_key))
 
-static __u32 rule_uid(struct fx *fx, const char *name)
-{
-	struct sl_cfg cfg = read_cfg(fx);
-	struct sl_rule r;
-	unsigned pos;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(cfg.gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &r))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return r.uid;
-}
-
 /* The sl_conns key of a rule with `key src` for an address. */
 static struct sl_key conn_key(struct fx *fx, const char *rule, int family,
 			      const char *src)
 {
-	struct sl_key k = { .rule_uid = rule_uid(fx, rule),
+	struct sl_key k = { .rule_uid = active_rule(fx, rule).uid,
 			    .family = family == 4 ? SL_FAM_IP4 : SL_FAM_IP6 };
 
 	put_addr(k.addr, family, src);
@@ -1844,7 +1822,7 @@ static void test_ctl_release_returns_1_once_and_gives_slots_back_once(void **sta
 	configure(fx, "rule c1 proto tcp dport 80 key src conns 5 action drop",
 		  "rule c2 proto tcp dport 80 key global conns 10 action drop");
 	k1 = conn_key(fx, "c1", 4, DEFAULT_SRC4);
-	k2 = (struct sl_key){ .rule_uid = rule_uid(fx, "c2") };
+	k2 = (struct sl_key){ .rule_uid = active_rule(fx, "c2").uid };
 	assert_verdict(send_pkt(fx, &a), VERDICT_PASS);
 	assert_verdict(send_pkt(fx, &b), VERDICT_PASS);
 	assert_conns(fx, &k1, 2);

@@ -131,20 +131,6 @@ static void assert_addr(const struct sl_event *ev, const char *cidr)
 	assert_memory_equal(ev->addr, key.addr, 16);
 }
 
-static __u32 rule_uid(struct fx *fx, const char *name)
-{
-	struct sl_cfg cfg = read_cfg(fx);
-	unsigned pos;
-	struct sl_rule rule;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(cfg.gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &rule))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return rule.uid;
-}
-
 /* ------------------------------------------------------------------------ */
 /* A rule's ban                                                              */
 /* ------------------------------------------------------------------------ */
@@ -173,7 +159,7 @@ static void test_third_limited_packet_bans_source_before_every_rule(void **state
 	assert_int_equal(ban.expires_ns, 3 * NS_PER_S);
 	assert_int_equal(ban.forget_ns, 8 * NS_PER_S);
 	assert_int_equal(ban.offences, 1);
-	assert_int_equal(ban.rule_uid, rule_uid(fx, "b"));
+	assert_int_equal(ban.rule_uid, active_rule(fx, "b").uid);
 	assert_int_equal(ban.flags, 0);
 	assert_cnt(fx, SL_CNT_BANS, 1);
 	assert_rule(fx, "b", 5, 2, 3, 3);

@@ -23,20 +23,6 @@ static struct pkt syn4(uint16_t sport)
 			     .tcp_flags = TCP_SYN };
 }
 
-static struct sl_rule active_rule(struct fx *fx, const char *name)
-{
-	struct sl_cfg cfg = read_cfg(fx);
-	struct sl_rule r;
-	unsigned pos;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(cfg.gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &r))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return r;
-}
-
 static struct sl_key global_key(struct fx *fx, const char *rule)
 {
 	return (struct sl_key){ .rule_uid = active_rule(fx, rule).uid };

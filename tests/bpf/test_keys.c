@@ -53,24 +53,10 @@ static void fill(struct fx *fx)
 	assert_int_equal(count_keys(fx), SMALL_KEYS);
 }
 
-static __u32 rule_uid(struct fx *fx, const char *name)
-{
-	struct sl_cfg cfg = read_cfg(fx);
-	struct sl_rule r;
-	unsigned pos;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(cfg.gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &r))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return r.uid;
-}
-
 /* Whether rule has state for client n under `key src`. */
 static bool has_key(struct fx *fx, const char *rule, unsigned n)
 {
-	struct sl_key k = { .rule_uid = rule_uid(fx, rule), .family = SL_FAM_IP4 };
+	struct sl_key k = { .rule_uid = active_rule(fx, rule).uid, .family = SL_FAM_IP4 };
 	struct sl_key_state st;
 
 	put_addr(k.addr, 4, client(n));
@@ -466,7 +452,7 @@ static void test_sweep_budget_spreads_a_pass_over_calls(void **state)
 	assert_non_null(vals);
 	configure(fx, RATE_DROP);
 	assert_verdict(send_from(fx, &dns4, client(1)), VERDICT_PASS);
-	uid = rule_uid(fx, "r");
+	uid = active_rule(fx, "r").uid;
 	for (i = 0; i < N; i++) {
 		keys[i] = (struct sl_key){ .rule_uid = uid, .family = SL_FAM_IP6 };
 		memcpy(keys[i].addr, &i, sizeof(i));

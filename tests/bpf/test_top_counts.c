@@ -46,25 +46,12 @@ static unsigned topk_entries(struct fx *fx)
 	return n;
 }
 
-static __u32 rule_uid(struct fx *fx, const char *name)
-{
-	struct sl_rule rule;
-	unsigned pos = 0;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(read_cfg(fx).gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &rule))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return rule.uid;
-}
-
 /* The counts of rule name's key for IPv4 source src (NULL: the global key). */
 static struct sl_top_count count_of(struct fx *fx, const struct sl_top_sample *s,
 				    const char *name, const char *src)
 {
 	struct sl_top_count none = {};
-	struct sl_key key = { .rule_uid = rule_uid(fx, name) };
+	struct sl_key key = { .rule_uid = active_rule(fx, name).uid };
 	size_t i;
 
 	if (src) {

@@ -30,20 +30,6 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-/* The active rule called name, as the data path reads it. */
-static struct sl_rule active_rule(struct fx *fx, const char *name)
-{
-	struct sl_rule rule;
-	unsigned pos = 0;
-	__u32 index;
-
-	rule_slot(fx, name, &pos);
-	index = SL_RULE_INDEX(read_cfg(fx).gen & 1, pos);
-	if (bpf_map_lookup_elem(fx->maps.rules, &index, &rule))
-		fail_msg("sl_rules[%u]: %s", index, strerror(errno));
-	return rule;
-}
-
 /*
  * One key under a warming rate limit, decided with the header's math: what
  * the data path must answer to each packet.
