@@ -83,7 +83,7 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libsluice.a | $(OUT)/tests
 
 $(OUT)/tests/%: tests/bpf/%.c $(OUT)/libsluice.a $(SKELS) | $(OUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/bpf $< $(OUT)/libsluice.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -D_GNU_SOURCE -Itests/bpf $< $(OUT)/libsluice.a $(LDLIBS) -lcmocka -o $@
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(OUT)/tests/pktfuzz \

@@ -50,6 +50,9 @@ struct rule_walk {
 	__u32 refused_slot;
 	__u32 refused_reason;
 	__u64 refused_until;
+	/* How long after refused_until the key's TAT still lies: a refusal
+	 * ending that much late costs its key no credit (remember_refusal). */
+	__u64 refused_slack;
 	/* Its key, kept only while top watches; also the value written to
 	 * sl_refkeys, which keeps it off the stack. */
 	struct sl_refusal_key refused;
@@ -370,9 +373,16 @@ __noinline __u32 check_limits(const struct sl_rule *rule, const struct sl_key *k
 		}
 		if (ok > 0)
 			continue;
-		if (!ok && lim->kind == SL_LIMIT_RATE)
-			w->refused_until = refused_until(lim, warm,
-							 *(volatile __u64 *)&st->word[i]);
+		if (!ok && lim->kind == SL_LIMIT_RATE) {
+			__u64 tat = *(volatile __u64 *)&st->word[i];
+
+			w->refused_until = refused_until(lim, warm, tat);
+			/* A rule's other limits have credit that a late
+			 * admission could overflow: only a lone limit's TAT
+			 * bounds what lateness costs. */
+			w->refused_slack = rule->n_limits == 1 && tat > w->refused_until ?
+					   tat - w->refused_until : 0;
+		}
 		/* A conns reservation is settled after the walk, with the verdict. */
 		for (j = 0; j < i && j < SL_MAX_LIMITS; j++)
 			if (rule->limits[j].kind != SL_LIMIT_CONNS)
@@ -494,6 +504,10 @@ static long apply_rule(__u32 iteration, void *ctx)
 			w->remember = 1;
 			w->refused_slot = rule->slot;
 			w->refused_reason = reason;
+			/* Rules after this one would see the admissions a late
+			 * refusal lets through come bunched together. */
+			if (w->rules)
+				w->refused_slack = 0;
 			if (w->count_keys)
 				__builtin_memcpy(&w->refused.key, &key, sizeof(key));
 		}
@@ -654,7 +668,7 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	__u8 shape = packet_shape(pkt);
 	struct sl_refusal_set *set;
 	struct sl_refusal *r;
-	__u64 end, ticks;
+	__u64 end, ticks, deadline;
 
 	if (w->refused_until <= w->now)
 		return;
@@ -679,13 +693,24 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	r->slot = w->refused_slot;
 	r->reason = w->refused_reason;
 	r->until = until;
-	/* Jiffies never run ahead of the clock, so a jiffy deadline a whole
-	 * tick short of the end is passed only after the end is. */
-	ticks = 0;
-	if (cfg->tick_ns && !sl_use_test_clock)
+	/*
+	 * Jiffies never run ahead of the clock, so a jiffy deadline a whole
+	 * tick short of the end is passed only after the end is, and the last
+	 * stretch reads the clock. With two ticks of slack the deadline can
+	 * lie past the end instead, at most two ticks late, and no repeat
+	 * reads the clock: a packet admitted by then, before the TAT, moves
+	 * the TAT by its cost alone, as on time, so the key loses no credit.
+	 */
+	deadline = 0;
+	if (cfg->tick_ns && !sl_use_test_clock) {
 		ticks = (end - w->now) / cfg->tick_ns;
-	r->until_jiffies = ticks > 1 && ticks < (1u << 30) ?
-			   (__u32)(bpf_jiffies64() + ticks - 1) : 0;
+		if (w->refused_slack >= 2 * cfg->tick_ns)
+			deadline = ticks + 2;
+		else if (ticks > 1)
+			deadline = ticks - 1;
+	}
+	r->until_jiffies = deadline && deadline < (1u << 30) ?
+			   (__u32)(bpf_jiffies64() + deadline) : 0;
 	if (w->count_keys) {
 		__u64 at = (__u64)index << 1 | way;
 

@@ -11,7 +11,6 @@
  *
  * Run as root: build/tests/test_actions
  */
-#define _GNU_SOURCE		/* unshare() */
 #include <fcntl.h>
 #include <sched.h>
 #include <net/if.h>

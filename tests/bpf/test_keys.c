@@ -13,9 +13,6 @@
  *
  * Run as root: build/tests/test_keys
  */
-#define _GNU_SOURCE
-#include <sched.h>
-
 #include "bpf_fixture.h"
 #include "keysweep.h"
 
@@ -132,17 +129,6 @@ static void test_full_map_on_full_drop_refuses_new_keys_keeps_old_ones_exact(voi
  * no state to limit them with), counted as keys_full; the old keys keep
  * their exact limits.
  */
-/* The full-map hint is per CPU: tests of it run on one, then move back. */
-static void stay_on_this_cpu(cpu_set_t *was)
-{
-	cpu_set_t one;
-
-	assert_int_equal(sched_getaffinity(0, sizeof(*was), was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
-}
-
 /*
  * A CPU whose insert failed tries the next only a millisecond later, so a
  * spoofed flood does not pay a failed insert per packet; room made behind

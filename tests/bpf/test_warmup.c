@@ -12,8 +12,6 @@
  *
  * Run as root: build/tests/test_warmup
  */
-#include <time.h>
-
 #include "bpf_fixture.h"
 #include "sluice_limiter.h"
 
@@ -21,14 +19,6 @@
 
 static const struct pkt dns4 = { .family = 4, .proto = P_UDP, .sport = 5353,
 				 .dport = 53, .payload = 20 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /*
  * One key under a warming rate limit, decided with the header's math: what

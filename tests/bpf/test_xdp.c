@@ -1136,6 +1136,136 @@ static void test_remembered_refusals_share_a_set(void **state)
 	assert_verdict(send_pkt(fx, &a), VERDICT_PASS);
 }
 
+/* This CPU's remembered refusal of src, port 53: its end on the kernel
+ * clock (rounded down, as the entry keeps it) and its jiffy deadline. */
+static void read_refusal(struct fx *fx, const char *src, __u64 *end, __u32 *until_jiffies)
+{
+	__u32 bits = fx->skel->rodata->sl_refusal_bits, index, way, now_units;
+	struct sl_refusal_set set;
+	__u8 saddr[16] = {};
+	__u64 now = monotonic_ns();
+
+	index = (__u32)sched_getcpu() << bits | refusal_set_of(fx, src, 53);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.sl_refusals),
+					     &index, &set), 0);
+	assert_int_equal(inet_pton(AF_INET, src, saddr), 1);
+	for (way = 0; way < SL_REFUSAL_WAYS; way++)
+		if (!memcmp(set.way[way].saddr, saddr, sizeof(saddr)) && set.way[way].until)
+			break;
+	assert_in_range(way, 0, SL_REFUSAL_WAYS - 1);
+	now_units = now >> SL_REFUSAL_TIME_SHIFT;
+	*end = now + ((__s64)(__s32)(set.way[way].until - now_units) << SL_REFUSAL_TIME_SHIFT) -
+	       (now & ((1u << SL_REFUSAL_TIME_SHIFT) - 1));
+	*until_jiffies = set.way[way].until_jiffies;
+}
+
+/*
+ * Sends the refused packet again and again, the key forgotten so that
+ * the first walk admits, until one passes: when the last one dropped was
+ * sent, on the kernel clock.
+ */
+static __u64 last_refused_repeat(struct fx *fx, __u64 give_up)
+{
+	__u64 sent, last_drop = 0;
+	int verdict;
+
+	clear_keys(fx);
+	for (;;) {
+		sent = monotonic_ns();
+		assert_true(sent < give_up);
+		verdict = send_pkt(fx, &dns4);
+		if (verdict == VERDICT_PASS)
+			return last_drop;
+		assert_verdict(verdict, VERDICT_DROP);
+		last_drop = sent;
+	}
+}
+
+/* A rule whose tokens come four to a tick (cfg.tick_ns). */
+static const char *quarter_tick_rule(char rule[128], __u64 tick, int burst)
+{
+	snprintf(rule, 128, "rule r1 proto udp dport 53 key src rate %llu/s burst %d action drop",
+		 (unsigned long long)(4 * NS_PER_S / tick), burst);
+	return rule;
+}
+
+/*
+ * On the kernel clock: a refusal whose key has two ticks of slack (burst
+ * beyond the packet it refused) ends by jiffies, after its end and at
+ * most two ticks after it, so that no repeat reads the clock; the key
+ * loses no credit by it. Without the slack, a refusal shorter than a tick
+ * asks the clock and ends on time. The token here is due a quarter tick
+ * after the refusal.
+ */
+static void test_refusal_with_slack_ends_by_jiffies(void **state)
+{
+	struct fx *fx = *state;
+	__u64 tick, end, last_drop;
+	char rule[128];
+	__u32 until_jiffies;
+	cpu_set_t was;
+	int burst;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
+	tick = read_cfg(fx).tick_ns;
+	assert_true(tick > 0);
+	stay_on_this_cpu(&was);
+	for (burst = 100; burst >= 1; burst -= 99) {
+		configure(fx, quarter_tick_rule(rule, tick, burst));
+		while (send_pkt(fx, &dns4) == VERDICT_PASS)
+			;
+		read_refusal(fx, DEFAULT_SRC4, &end, &until_jiffies);
+		last_drop = last_refused_repeat(fx, end + 20 * tick);
+		print_message("burst %d: refused until %.3f ms, last repeat refused at %.3f ms, "
+			      "until_jiffies %u\n", burst, end / 1e6, last_drop / 1e6, until_jiffies);
+		if (burst > 1) {
+			assert_int_not_equal(until_jiffies, 0);
+			assert_true(last_drop > end);
+			assert_true(last_drop < end + 2 * tick);
+		} else {
+			assert_int_equal(until_jiffies, 0);
+			assert_true(last_drop < end);
+		}
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
+/*
+ * A flood of 50 ticks against refusals that end late: by its last
+ * admission the key was admitted its burst and every token due by then
+ * (those a late refusal held back pass together when it ends), and never
+ * more than burst + rate x T.
+ */
+static void test_late_refusals_cost_the_key_no_credit(void **state)
+{
+	struct fx *fx = *state;
+	__u64 tick, first, last, last_admitted = 0, rate, admitted = 0;
+	char rule[128];
+	cpu_set_t was;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
+	tick = read_cfg(fx).tick_ns;
+	assert_true(tick > 0);
+	rate = 4 * NS_PER_S / tick;
+	stay_on_this_cpu(&was);
+	configure(fx, quarter_tick_rule(rule, tick, 10));
+	first = monotonic_ns();
+	do {
+		last = monotonic_ns();
+		if (send_pkt(fx, &dns4) == VERDICT_PASS) {
+			admitted++;
+			last_admitted = last;
+		}
+	} while (last < first + 50 * tick);
+	print_message("admitted %llu: due by the last admission %llu, by the end %llu\n",
+		      (unsigned long long)admitted,
+		      (unsigned long long)(10 + rate * (last_admitted - first) / NS_PER_S),
+		      (unsigned long long)(10 + rate * (last - first) / NS_PER_S));
+	assert_true(admitted + 1 >= 10 + rate * (last_admitted - first) / NS_PER_S);
+	assert_true(admitted <= 10 + rate * (last - first) / NS_PER_S + 1);
+	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
+}
+
 /* A new rule set, a new set entry or a dry run is obeyed at once. */
 static void test_remembered_refusal_forgotten_on_reload_and_dry_run(void **state)
 {
@@ -1389,6 +1519,10 @@ static const struct CMUnitTest policy_tests[] = {
 	TEST(test_remembered_refusal_repeats_until_the_rate_allows),
 	TEST(test_remembered_refusal_forgotten_on_reload_and_dry_run),
 	TEST(test_remembered_refusals_share_a_set),
+	{ "refusal_with_slack_ends_by_jiffies", test_refusal_with_slack_ends_by_jiffies,
+	  setup_kernel_clock, teardown, NULL },
+	{ "late_refusals_cost_the_key_no_credit", test_late_refusals_cost_the_key_no_credit,
+	  setup_kernel_clock, teardown, NULL },
 	TEST(test_refusals_of_windows_and_rejects_always_walk),
 	TEST(test_reload_keeps_budgets_and_counters),
 	TEST(test_reload_with_changed_key_starts_fresh_budget),
