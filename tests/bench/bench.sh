@@ -135,12 +135,13 @@ setup_topology() {
 # ------------------------------------------------------- configurations
 
 SRC_BASE=10.0.0.1
+# The port of the demo's per-client UDP rule (examples/demo.conf): every
+# throughput frame goes there, so that (b) is the demo's rule set at work.
+FLOOD_PORT=5000
 
 write_configs() {
-	cat >"$TMP/b.conf" <<-EOF
-	# (b) the demo's per-source limit
-	rule udp-pps proto udp key src rate 1000/s burst 100 action drop
-	EOF
+	# (b) the rule set `make demo` attaches, as it is
+	cp "$BENCH_DIR/../../examples/demo.conf" "$TMP/b.conf"
 	cat >"$TMP/bL.conf" <<-EOF
 	# (b) every source over its limit: after its first frame, all dropped;
 	# state and refusal memory sized for a million sources
@@ -149,7 +150,7 @@ write_configs() {
 	rule udp-pps proto udp key src rate 1/m burst 1 action drop
 	EOF
 	{
-		echo "# (c) 16 rules; the traffic (UDP to port 9) matches only the last"
+		echo "# (c) 16 rules; the traffic (UDP to port $FLOOD_PORT) matches only the last"
 		echo "keys 1M"
 		echo "refusals 2M"
 		cat <<-EOF
@@ -182,8 +183,8 @@ write_configs() {
 		echo "rule udp-pps proto udp key src rate 1/m burst 1 action drop"
 		deny_list 100000
 	} >"$TMP/deny100k.conf"
-	nft_conf d "1000/second burst 100 packets" >"$TMP/d.nft"
-	nft_conf dL "1/minute burst 1 packets" >"$TMP/dL.nft"
+	nft_conf d "udp dport $FLOOD_PORT" "200/second burst 50 packets" >"$TMP/d.nft"
+	nft_conf dL "ip protocol udp" "1/minute burst 1 packets" >"$TMP/dL.nft"
 }
 
 # deny_list N: N distinct prefixes /16../32 over unicast IPv4 outside 10/8,
@@ -208,8 +209,8 @@ while len(seen) < n:
 EOF
 }
 
-# nft_conf NAME LIMIT: the same per-source limit as (b), as an operator
-# writes it today. Counters: rx (every frame the hook saw) and adm (what the
+# nft_conf NAME MATCH LIMIT: the same per-source limit as (b) or (bL), as
+# an operator writes it today. Counters: rx (every frame the hook saw) and adm (what the
 # meter let through).
 nft_conf() {
 	cat <<-EOF
@@ -219,7 +220,7 @@ nft_conf() {
 		chain ingress {
 			type filter hook ingress device "$IF_RX" priority 0; policy accept;
 			counter name "rx"
-			ip protocol udp meter m size 2097152 { ip saddr limit rate over $2 } drop
+			$2 meter m size 2097152 { ip saddr limit rate over $3 } drop
 			counter name "adm"
 		}
 	}
@@ -292,7 +293,7 @@ measure() {
 	gen_secs=$($PY -c "print($warm + $WINDOW + 0.4)")
 	if [ "$n" = random ]; then src_args=(--sources random); else src_args=(--sources "$n" --base "$SRC_BASE"); fi
 	rx_up "$cfg"
-	gen_bg "$gen_secs" "${src_args[@]}" --cpus 0
+	gen_bg "$gen_secs" "${src_args[@]}" --dport "$FLOOD_PORT" --cpus 0
 	sleep "$warm"
 	case $cfg in
 	a | f1 | f2) kind=sink r=$(in_rx "$SLB" rate "$PIN_SINK" 0 "$WINDOW" "$IF_RX") ;;
