@@ -135,6 +135,8 @@ static const char *const other_rules[15] = {
 /* Over its limit too, but its refusals last under a jiffy: a remembered
  * refusal is timed by the clock, not by jiffies. */
 #define RULE_LIMITED_FAST "rule udp-fast proto udp key src rate 400/s burst 1 action drop"
+/* The same, with a burst whose slack lets a refusal end by jiffies, late. */
+#define RULE_LIMITED_SLACK "rule udp-slack proto udp key src rate 400/s burst 100 action drop"
 /* Never over its limit at any speed a test run reaches. */
 #define RULE_CONFORM(n)	"rule udp-ok" #n " proto udp key src rate 100000000/s burst 100000000 action drop"
 
@@ -142,6 +144,7 @@ enum ruleset_id {
 	RS_EMPTY,
 	RS_1_LIMITED,
 	RS_1_LIMITED_FAST,
+	RS_1_LIMITED_SLACK,
 	RS_1_CONFORM,
 	RS_16_LAST,
 	RS_16_FIRST,
@@ -210,6 +213,9 @@ static void build_ruleset(int id, struct sl_config *c)
 	case RS_1_LIMITED_FAST:
 		add_line(c, RULE_LIMITED_FAST);
 		break;
+	case RS_1_LIMITED_SLACK:
+		add_line(c, RULE_LIMITED_SLACK);
+		break;
 	case RS_1_CONFORM:
 		add_line(c, RULE_CONFORM(0));
 		break;
@@ -259,6 +265,7 @@ static struct bench_case cases[] = {
 	{ "parse_only", "parse only: no rules, IPv4 UDP", F_IP4_UDP, RS_EMPTY, XDP_PASS },
 	{ "rule1_limited", "1 rule, over its limit (drop)", F_IP4_UDP, RS_1_LIMITED, XDP_DROP },
 	{ "rule1_limited_fast", "1 rule 400/s (refusals shorter than a jiffy), over its limit", F_IP4_UDP, RS_1_LIMITED_FAST, XDP_DROP },
+	{ "rule1_limited_slack", "1 rule 400/s burst 100 (as above, with slack), over its limit", F_IP4_UDP, RS_1_LIMITED_SLACK, XDP_DROP },
 	{ "rule1_conform", "1 rule, within its limit (pass)", F_IP4_UDP, RS_1_CONFORM, XDP_PASS },
 	{ "rules16_last", "16 rules, the matching one last (drop)", F_IP4_UDP, RS_16_LAST, XDP_DROP },
 	{ "rules16_first", "16 rules, the matching one first (drop)", F_IP4_UDP, RS_16_FIRST, XDP_DROP },
@@ -454,9 +461,10 @@ int main(int argc, char **argv)
 					       sets[bc->ruleset].prog_fd;
 
 			build_frame(bc->frame, &f);
-			/* Past the burst, so every timed packet takes the same path. */
+			/* Past the burst (100 at most here), so every timed
+			 * packet takes the same path. */
 			if (r == 0)
-				run(fd, &f, 4, bc->expect);
+				run(fd, &f, 200, bc->expect);
 			bc->ns[r] = run(fd, &f, repeat, bc->expect);
 		}
 	}
