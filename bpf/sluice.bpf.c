@@ -696,16 +696,18 @@ static __always_inline void remember_refusal(const struct sl_cfg *cfg,
 	/*
 	 * Jiffies never run ahead of the clock, so a jiffy deadline a whole
 	 * tick short of the end is passed only after the end is, and the last
-	 * stretch reads the clock. With two ticks of slack the deadline can
-	 * lie past the end instead, at most two ticks late, and no repeat
-	 * reads the clock: a packet admitted by then, before the TAT, moves
-	 * the TAT by its cost alone, as on time, so the key loses no credit.
+	 * stretch reads the clock at each repeat. With a tick of slack the
+	 * deadline is a tick later: passed within a tick either side of the
+	 * end, early (the clock decides the rest) or late, so that even a
+	 * refusal shorter than a tick is mostly served without the clock. A
+	 * packet admitted late but before the TAT moves the TAT by its own
+	 * cost, as on time: the key loses no credit.
 	 */
 	deadline = 0;
 	if (cfg->tick_ns && !sl_use_test_clock) {
 		ticks = (end - w->now) / cfg->tick_ns;
-		if (w->refused_slack >= 2 * cfg->tick_ns)
-			deadline = ticks + 2;
+		if (w->refused_slack >= cfg->tick_ns)
+			deadline = ticks + 1;
 		else if (ticks > 1)
 			deadline = ticks - 1;
 	}

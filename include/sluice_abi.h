@@ -498,8 +498,8 @@ struct sl_meta {
  * keyed by everything classification reads (source, family, protocol,
  * port, SYN) and by the rule-set generation, so a repeat is refused
  * without the source trie, the rule walk, the key map or, until the last
- * jiffy, the clock (or at all, when the key's TAT leaves room for a
- * deadline up to two ticks late: README, Refusals that may end late).
+ * jiffy, the clock (or mostly not at all, when the key's TAT leaves room
+ * for a deadline up to a tick late: README, Refusals that may end late).
  * Only the first rule a packet matches is remembered: no earlier rule
  * would have been charged for it.
  *

@@ -1190,51 +1190,59 @@ static const char *quarter_tick_rule(char rule[128], __u64 tick, int burst)
 }
 
 /*
- * On the kernel clock: a refusal whose key has two ticks of slack (burst
- * beyond the packet it refused) ends by jiffies, after its end and at
- * most two ticks after it, so that no repeat reads the clock; the key
+ * On the kernel clock: a refusal whose key has a tick of slack (burst
+ * beyond the packet it refused) ends by a jiffy deadline, within a tick
+ * either side of its end, so that most repeats read no clock; the key
  * loses no credit by it. Without the slack, a refusal shorter than a tick
- * asks the clock and ends on time. The token here is due a quarter tick
- * after the refusal.
+ * asks the clock at every repeat and ends on time. The token here is due
+ * a quarter tick after the refusal, so a deadline passes after the end
+ * unless the refusal came in the last quarter of a tick; a trial after
+ * the first starts just after one has passed.
  */
 static void test_refusal_with_slack_ends_by_jiffies(void **state)
 {
 	struct fx *fx = *state;
 	__u64 tick, end, last_drop;
-	char rule[128];
+	int trial, late = 0;
 	__u32 until_jiffies;
+	char rule[128];
 	cpu_set_t was;
-	int burst;
 
 	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
 	tick = read_cfg(fx).tick_ns;
 	assert_true(tick > 0);
 	stay_on_this_cpu(&was);
-	for (burst = 100; burst >= 1; burst -= 99) {
-		configure(fx, quarter_tick_rule(rule, tick, burst));
+
+	configure(fx, quarter_tick_rule(rule, tick, 100));
+	for (trial = 0; trial < 4; trial++) {
 		while (send_pkt(fx, &dns4) == VERDICT_PASS)
 			;
 		read_refusal(fx, DEFAULT_SRC4, &end, &until_jiffies);
 		last_drop = last_refused_repeat(fx, end + 20 * tick);
-		print_message("burst %d: refused until %.3f ms, last repeat refused at %.3f ms, "
-			      "until_jiffies %u\n", burst, end / 1e6, last_drop / 1e6, until_jiffies);
-		if (burst > 1) {
-			assert_int_not_equal(until_jiffies, 0);
-			assert_true(last_drop > end);
-			assert_true(last_drop < end + 2 * tick);
-		} else {
-			assert_int_equal(until_jiffies, 0);
-			assert_true(last_drop < end);
-		}
+		print_message("burst 100: refused until %.3f ms, last repeat refused at %.3f ms\n",
+			      end / 1e6, last_drop / 1e6);
+		assert_int_not_equal(until_jiffies, 0);
+		assert_true(last_drop < end + tick);
+		late += last_drop > end;
 	}
+	assert_true(late > 0);
+
+	configure(fx, quarter_tick_rule(rule, tick, 1));
+	while (send_pkt(fx, &dns4) == VERDICT_PASS)
+		;
+	read_refusal(fx, DEFAULT_SRC4, &end, &until_jiffies);
+	last_drop = last_refused_repeat(fx, end + 20 * tick);
+	assert_int_equal(until_jiffies, 0);
+	assert_true(last_drop < end);
 	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /*
- * A flood of 50 ticks against refusals that end late: by its last
- * admission the key was admitted its burst and every token due by then
- * (those a late refusal held back pass together when it ends), and never
- * more than burst + rate x T.
+ * A flood of 50 ticks against refusals that end late, with a burst whose
+ * slack is just the tick they may be late by: by its last admission the
+ * key was admitted its burst and every token due by then (those a late
+ * refusal held back pass together when it ends), and never more than
+ * burst + rate x T.
  */
 static void test_late_refusals_cost_the_key_no_credit(void **state)
 {
@@ -1248,7 +1256,7 @@ static void test_late_refusals_cost_the_key_no_credit(void **state)
 	assert_true(tick > 0);
 	rate = 4 * NS_PER_S / tick;
 	stay_on_this_cpu(&was);
-	configure(fx, quarter_tick_rule(rule, tick, 10));
+	configure(fx, quarter_tick_rule(rule, tick, 5));
 	first = monotonic_ns();
 	do {
 		last = monotonic_ns();
@@ -1259,10 +1267,10 @@ static void test_late_refusals_cost_the_key_no_credit(void **state)
 	} while (last < first + 50 * tick);
 	print_message("admitted %llu: due by the last admission %llu, by the end %llu\n",
 		      (unsigned long long)admitted,
-		      (unsigned long long)(10 + rate * (last_admitted - first) / NS_PER_S),
-		      (unsigned long long)(10 + rate * (last - first) / NS_PER_S));
-	assert_true(admitted + 1 >= 10 + rate * (last_admitted - first) / NS_PER_S);
-	assert_true(admitted <= 10 + rate * (last - first) / NS_PER_S + 1);
+		      (unsigned long long)(5 + rate * (last_admitted - first) / NS_PER_S),
+		      (unsigned long long)(5 + rate * (last - first) / NS_PER_S));
+	assert_true(admitted + 1 >= 5 + rate * (last_admitted - first) / NS_PER_S);
+	assert_true(admitted <= 5 + rate * (last - first) / NS_PER_S + 1);
 	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
