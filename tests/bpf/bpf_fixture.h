@@ -359,6 +359,7 @@ struct fx {
 	int ncpus;
 	unsigned line;
 	const void *param;	/* the table row of a table-driven test */
+	cpu_set_t cpus;		/* the thread's CPUs before the test */
 };
 
 /*
@@ -368,10 +369,21 @@ struct fx {
 static inline int setup_object(void **state, bool test_clock, __u32 keys)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
+	cpu_set_t one;
 	int err;
 
 	if (!fx)
 		return -1;
+	/* The refusal memory and the full-map hint are per CPU: a test's
+	 * packets are one CPU's traffic, as a flow's are under RSS. */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_getaffinity(0, sizeof(fx->cpus), &fx->cpus) ||
+	    sched_setaffinity(0, sizeof(one), &one)) {
+		fprintf(stderr, "sched_setaffinity: %s\n", strerror(errno));
+		free(fx);
+		return -1;
+	}
 	fx->param = *state;
 	fx->ncpus = libbpf_num_possible_cpus();
 	fx->skel = sluice__open();
@@ -416,6 +428,7 @@ static inline int setup_object(void **state, bool test_clock, __u32 keys)
 	return 0;
 fail:
 	sluice__destroy(fx->skel);
+	sched_setaffinity(0, sizeof(fx->cpus), &fx->cpus);
 	free(fx);
 	return -1;
 }
@@ -443,6 +456,7 @@ static inline int teardown(void **state)
 
 	config_free(&fx->conf);
 	sluice__destroy(fx->skel);
+	sched_setaffinity(0, sizeof(fx->cpus), &fx->cpus);
 	free(fx);
 	return 0;
 }
@@ -454,18 +468,6 @@ static inline uint64_t monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-/* Per-CPU state (the refusal memory, the full-map hint) is tested on one
- * CPU, then the thread moves back. */
-static inline void stay_on_this_cpu(cpu_set_t *was)
-{
-	cpu_set_t one;
-
-	assert_int_equal(sched_getaffinity(0, sizeof(*was), was), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
 }
 
 static inline void set_now(struct fx *fx, uint64_t ns)

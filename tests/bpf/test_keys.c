@@ -125,22 +125,13 @@ static void test_full_map_on_full_drop_refuses_new_keys_keeps_old_ones_exact(voi
 }
 
 /*
- * on-full pass: the new client's packets pass, all of them (this rule has
- * no state to limit them with), counted as keys_full; the old keys keep
- * their exact limits.
- */
-/*
  * A CPU whose insert failed tries the next only a millisecond later, so a
  * spoofed flood does not pay a failed insert per packet; room made behind
- * its back (here: a delete outside any sweep) is found then. The test
- * stays on one CPU: the memory of the failure is that CPU's.
+ * its back (here: a delete outside any sweep) is found then.
  */
 static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 {
 	struct fx *fx = *state;
-	cpu_set_t was;
-
-	stay_on_this_cpu(&was);
 
 	configure(fx, RATE_DROP);
 	set_now(fx, NS_PER_S);
@@ -155,8 +146,6 @@ static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 	assert_verdict(send_from(fx, &dns4, client(9)), VERDICT_PASS);
 	assert_true(has_key(fx, "r", 9));
 	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
-
-	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /*
@@ -169,10 +158,7 @@ static void test_full_map_retries_inserts_a_millisecond_later(void **state)
 static void test_full_map_filter_keeps_finding_keys_with_state(void **state)
 {
 	struct fx *fx = *state;
-	cpu_set_t was;
 	unsigned i, pass;
-
-	stay_on_this_cpu(&was);
 
 	configure(fx, RATE_DROP);
 	set_now(fx, NS_PER_S);
@@ -194,10 +180,13 @@ static void test_full_map_filter_keeps_finding_keys_with_state(void **state)
 	assert_cnt(fx, SL_CNT_RATE, SMALL_KEYS);
 	assert_verdict(send_from(fx, &dns4, client(10)), VERDICT_DROP);
 	assert_cnt(fx, SL_CNT_KEYS_FULL, 2);
-
-	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
+/*
+ * on-full pass: the new client's packets pass, all of them (this rule has
+ * no state to limit them with), counted as keys_full; the old keys keep
+ * their exact limits.
+ */
 static void test_full_map_on_full_pass_admits_new_keys_counted(void **state)
 {
 	struct fx *fx = *state;

@@ -1206,13 +1206,10 @@ static void test_refusal_with_slack_ends_by_jiffies(void **state)
 	int trial, late = 0;
 	__u32 until_jiffies;
 	char rule[128];
-	cpu_set_t was;
 
 	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
 	tick = read_cfg(fx).tick_ns;
 	assert_true(tick > 0);
-	stay_on_this_cpu(&was);
-
 	configure(fx, quarter_tick_rule(rule, tick, 100));
 	for (trial = 0; trial < 4; trial++) {
 		while (send_pkt(fx, &dns4) == VERDICT_PASS)
@@ -1234,7 +1231,6 @@ static void test_refusal_with_slack_ends_by_jiffies(void **state)
 	last_drop = last_refused_repeat(fx, end + 20 * tick);
 	assert_int_equal(until_jiffies, 0);
 	assert_true(last_drop < end);
-	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /*
@@ -1249,13 +1245,11 @@ static void test_late_refusals_cost_the_key_no_credit(void **state)
 	struct fx *fx = *state;
 	__u64 tick, first, last, last_admitted = 0, rate, admitted = 0;
 	char rule[128];
-	cpu_set_t was;
 
 	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
 	tick = read_cfg(fx).tick_ns;
 	assert_true(tick > 0);
 	rate = 4 * NS_PER_S / tick;
-	stay_on_this_cpu(&was);
 	configure(fx, quarter_tick_rule(rule, tick, 5));
 	first = monotonic_ns();
 	do {
@@ -1271,7 +1265,6 @@ static void test_late_refusals_cost_the_key_no_credit(void **state)
 		      (unsigned long long)(5 + rate * (last - first) / NS_PER_S));
 	assert_true(admitted + 1 >= 5 + rate * (last_admitted - first) / NS_PER_S);
 	assert_true(admitted <= 5 + rate * (last - first) / NS_PER_S + 1);
-	assert_int_equal(sched_setaffinity(0, sizeof(was), &was), 0);
 }
 
 /* A new rule set, a new set entry or a dry run is obeyed at once. */
