@@ -657,23 +657,33 @@ static int parse_malformed(struct parser *p, struct sl_config *cfg)
 	return 0;
 }
 
+/* A count at token t, plain or with a k or M suffix (1024-based). */
+static int scan_count(struct parser *p, unsigned t, const char *what, uint64_t *n)
+{
+	const char *s = tok_at(p, t);
+	size_t len = s ? scan_u64(s, n) : 0;
+
+	if (!len || (s[len] && strcmp(s + len, "k") && strcmp(s + len, "M")))
+		return bad_value(p, t, what);
+	if (s[len])
+		*n = mul_sat(*n, s[len] == 'k' ? 1024 : 1048576);
+	return 0;
+}
+
 static int parse_keys(struct parser *p, struct sl_config *cfg)
 {
 	unsigned t = p->i++;
-	const char *s = tok_at(p, t);
 	uint64_t n;
-	size_t len;
+	int ret;
 
 	if (cfg->keys)
 		return given_twice(p, 0);
-	len = s ? scan_u64(s, &n) : 0;
-	if (!len || (s[len] && strcmp(s + len, "k") && strcmp(s + len, "M")))
-		return bad_value(p, t, "a key count like 262144 or 256k");
-	if (s[len])
-		n = mul_sat(n, s[len] == 'k' ? 1024 : 1048576);
+	ret = scan_count(p, t, "a key count like 262144 or 256k", &n);
+	if (ret)
+		return ret;
 	if (n < MIN_KEYS || n > MAX_KEYS)
 		return fail_at(p, t, 0, "keys must be %u..%u, got \"%s\"",
-			       MIN_KEYS, MAX_KEYS, s);
+			       MIN_KEYS, MAX_KEYS, tok_at(p, t));
 	if (end_of_line(p))
 		return -EINVAL;
 	cfg->keys = n;
@@ -683,20 +693,17 @@ static int parse_keys(struct parser *p, struct sl_config *cfg)
 static int parse_refusals(struct parser *p, struct sl_config *cfg)
 {
 	unsigned t = p->i++;
-	const char *s = tok_at(p, t);
 	uint64_t n;
-	size_t len;
+	int ret;
 
 	if (cfg->refusals)
 		return given_twice(p, 0);
-	len = s ? scan_u64(s, &n) : 0;
-	if (!len || (s[len] && strcmp(s + len, "k") && strcmp(s + len, "M")))
-		return bad_value(p, t, "a slot count like 16384 or 64k");
-	if (s[len])
-		n = mul_sat(n, s[len] == 'k' ? 1024 : 1048576);
+	ret = scan_count(p, t, "a slot count like 16384 or 64k", &n);
+	if (ret)
+		return ret;
 	if (n < SL_REFUSAL_MIN_SLOTS || n > SL_REFUSAL_MAX_SLOTS || (n & (n - 1)))
 		return fail_at(p, t, 0, "refusals must be a power of two %u..%u, got \"%s\"",
-			       SL_REFUSAL_MIN_SLOTS, SL_REFUSAL_MAX_SLOTS, s);
+			       SL_REFUSAL_MIN_SLOTS, SL_REFUSAL_MAX_SLOTS, tok_at(p, t));
 	if (end_of_line(p))
 		return -EINVAL;
 	cfg->refusals = n;
