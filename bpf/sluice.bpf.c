@@ -599,15 +599,14 @@ static __always_inline int count_refused_key(struct sl_cfg *cfg, __u32 index,
  * A packet shaped like one refused moments ago by a rule whose refusal
  * still holds is refused again, counted as the walk would have counted it.
  */
-static __always_inline int refused_again(struct sl_cfg *cfg,
-					 const struct sl_pkt *pkt, __u32 len)
+static __always_inline int refused_again(struct sl_cfg *cfg, const struct sl_pkt *pkt,
+					 __u32 index, __u8 shape, __u32 len)
 {
-	__u32 index = refusal_set(pkt), way, slot;
-	__u8 shape = packet_shape(pkt);
 	struct sl_rule_counter *rc;
 	struct sl_refusal_set *set;
 	struct sl_refusal *r;
 	__u16 gen = cfg->gen;
+	__u32 way, slot;
 
 	set = bpf_map_lookup_elem(&sl_refusals, &index);
 	if (!set || cfg->dry_run)
@@ -661,12 +660,11 @@ static __always_inline __u32 refusal_way(const struct sl_refusal_set *set,
 }
 
 static __always_inline void remember_refusal(const struct sl_cfg *cfg,
-					     const struct sl_pkt *pkt,
-					     struct rule_walk *w)
+					     const struct sl_pkt *pkt, __u32 index,
+					     __u8 shape, struct rule_walk *w)
 {
-	__u32 index = refusal_set(pkt), way, until;
-	__u8 shape = packet_shape(pkt);
 	struct sl_refusal_set *set;
+	__u32 way, until;
 	struct sl_refusal *r;
 	__u64 end, ticks, deadline;
 
@@ -856,8 +854,9 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sl_cfg *cfg;
 	int conns, retransmit = 0, breaker = SL_BRK_PASS;
 	__u64 now = 0;
-	__u32 zero = 0, gen, l4_index, port_index;
+	__u32 zero = 0, gen, l4_index, port_index, refusal_index;
 	__u64 rules, *bits;
+	__u8 shape;
 	int res;
 
 	count(SL_CNT_RX, len);
@@ -877,9 +876,14 @@ int sluice_xdp(struct xdp_md *ctx)
 		return finish(XDP_PASS, len);
 	}
 
+	/* Where this CPU remembers refusals of packets like this one, read
+	 * here and written after the walk: worked out once. */
+	refusal_index = refusal_set(&pkt);
+	shape = packet_shape(&pkt);
 	/* A SYN to a service with a breaker walks: an open breaker answers it
 	 * with a RST, not a drop. */
-	if (!(cfg->breakers && pkt.tcp_syn) && refused_again(cfg, &pkt, len))
+	if (!(cfg->breakers && pkt.tcp_syn) &&
+	    refused_again(cfg, &pkt, refusal_index, shape, len))
 		return finish(XDP_DROP, len);
 
 	gen = cfg->gen & 1;
@@ -981,7 +985,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	bpf_loop(SL_MAX_RULES, apply_rule, &ref, 0);
 	track_flow(w, &pkt);
 	if (w->remember && !conns && !w->dry_run)
-		remember_refusal(cfg, &pkt, w);
+		remember_refusal(cfg, &pkt, refusal_index, shape, w);
 
 	if (!w->limited)
 		return finish(XDP_PASS, len);
