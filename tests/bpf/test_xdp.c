@@ -1181,6 +1181,17 @@ static __u64 last_refused_repeat(struct fx *fx, __u64 give_up)
 	}
 }
 
+/* The kernel's tick, as the controller records it when it applies a rule set. */
+static __u64 kernel_tick(struct fx *fx)
+{
+	__u64 tick;
+
+	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
+	tick = read_cfg(fx).tick_ns;
+	assert_true(tick > 0);
+	return tick;
+}
+
 /* A rule whose tokens come four to a tick (cfg.tick_ns). */
 static const char *quarter_tick_rule(char rule[128], __u64 tick, int burst)
 {
@@ -1207,9 +1218,7 @@ static void test_refusal_with_slack_ends_by_jiffies(void **state)
 	__u32 until_jiffies;
 	char rule[128];
 
-	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
-	tick = read_cfg(fx).tick_ns;
-	assert_true(tick > 0);
+	tick = kernel_tick(fx);
 	configure(fx, quarter_tick_rule(rule, tick, 100));
 	for (trial = 0; trial < 4; trial++) {
 		while (send_pkt(fx, &dns4) == VERDICT_PASS)
@@ -1246,9 +1255,7 @@ static void test_late_refusals_cost_the_key_no_credit(void **state)
 	__u64 tick, first, last, last_admitted = 0, rate, admitted = 0;
 	char rule[128];
 
-	configure(fx, "rule r1 proto udp dport 53 key src rate 1/s action drop");
-	tick = read_cfg(fx).tick_ns;
-	assert_true(tick > 0);
+	tick = kernel_tick(fx);
 	rate = 4 * NS_PER_S / tick;
 	configure(fx, quarter_tick_rule(rule, tick, 5));
 	first = monotonic_ns();
